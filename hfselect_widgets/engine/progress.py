@@ -1,0 +1,113 @@
+"""Progress reporting and cancellation, shared by every long-running engine function.
+
+The engine never prints. Long work calls ``progress(stage, done, total)`` after each step and
+checks ``cancel`` (anything with ``is_set()``, normally a :class:`threading.Event`) between
+steps. Front ends turn the callback into tqdm bars (CLI, :class:`TqdmProgress`) or widget
+progress bars.
+
+Stage names used by the engine (front ends may show one bar per stage):
+
+``"metadata"``  ESM configs fetched from the Hub or read from a folder (unit: ESM)
+``"download"``  ESM weights downloaded or loaded (unit: ESM)
+``"embedding"`` target texts embedded with the base model (unit: text)
+``"scoring"``   ESMs scored with LogME (unit: ESM)
+``"training"``  fine-tuning / ESM fitting steps (unit: step)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+from .errors import RankingCancelled
+
+STAGE_METADATA = "metadata"
+STAGE_DOWNLOAD = "download"
+STAGE_EMBEDDING = "embedding"
+STAGE_SCORING = "scoring"
+STAGE_TRAINING = "training"
+
+STAGE_UNITS = {
+    STAGE_METADATA: "ESM",
+    STAGE_DOWNLOAD: "ESM",
+    STAGE_EMBEDDING: "text",
+    STAGE_SCORING: "ESM",
+    STAGE_TRAINING: "step",
+}
+
+STAGE_DESCRIPTIONS = {
+    STAGE_METADATA: "ESM metadata",
+    STAGE_DOWNLOAD: "ESM download",
+    STAGE_EMBEDDING: "Embedding",
+    STAGE_SCORING: "Scoring",
+    STAGE_TRAINING: "Training",
+}
+
+ProgressCallback = Callable[[str, int, "int | None"], None]
+"""``progress(stage, done, total)``; ``total`` is ``None`` when unknown."""
+
+
+class CancelToken(Protocol):
+    """Anything with ``is_set()``, e.g. :class:`threading.Event`."""
+
+    def is_set(self) -> bool: ...
+
+
+def report(progress: ProgressCallback | None, stage: str, done: int, total: int | None) -> None:
+    """Call ``progress`` if one was given."""
+    if progress is not None:
+        progress(stage, done, total)
+
+
+def check_cancel(cancel: CancelToken | None, stage: str | None = None) -> None:
+    """Raise :class:`RankingCancelled` if ``cancel`` is set."""
+    if cancel is not None and cancel.is_set():
+        raise RankingCancelled(stage)
+
+
+class TqdmProgress:
+    """A progress callback that draws one tqdm bar per stage.
+
+    Use as a context manager so that the bars are closed at the end::
+
+        with TqdmProgress() as progress:
+            compute_task_ranking(..., progress=progress)
+
+    ``disable=True`` keeps the callback but draws nothing (like ``huggingface_hub``'s
+    ``disable_progress_bars``).
+    """
+
+    def __init__(self, disable: bool = False, leave: bool = True, **tqdm_kwargs):
+        self.disable = disable
+        self.leave = leave
+        self.tqdm_kwargs = tqdm_kwargs
+        self._bars: dict = {}
+
+    def __call__(self, stage: str, done: int, total: int | None) -> None:
+        from tqdm.auto import tqdm
+
+        bar = self._bars.get(stage)
+        if bar is None:
+            bar = tqdm(
+                total=total,
+                desc=STAGE_DESCRIPTIONS.get(stage, stage),
+                unit=STAGE_UNITS.get(stage, "it"),
+                disable=self.disable,
+                leave=self.leave,
+                **self.tqdm_kwargs,
+            )
+            self._bars[stage] = bar
+        if total is not None and bar.total != total:
+            bar.total = total
+        bar.update(done - bar.n)
+
+    def close(self) -> None:
+        for bar in self._bars.values():
+            bar.close()
+        self._bars.clear()
+
+    def __enter__(self) -> TqdmProgress:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
