@@ -1,0 +1,70 @@
+"""hfselect_widgets: find the best datasets for intermediate fine-tuning, from Jupyter.
+
+The top-level names are a drop-in for ``hf-dataset-selector`` (``hfselect``): change
+``from hfselect import ...`` to ``from hfselect_widgets import ...`` and the rest of the code stays
+the same. They are imported lazily so that ``import hfselect_widgets`` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+from ._version import __version__
+
+# public name -> module that defines it
+_EXPORTS = {
+    "Dataset": "hfselect_widgets.engine.data",
+    "ESM": "hfselect_widgets.engine.esm",
+    "ESMConfig": "hfselect_widgets.engine.esm",
+    "TaskRanking": "hfselect_widgets.engine.task_ranking",
+    "compute_task_ranking": "hfselect_widgets.engine.ranking",
+    "compute_scores": "hfselect_widgets.engine.ranking",
+    "find_esm_repo_ids": "hfselect_widgets.engine.hub",
+    "fetch_esms": "hfselect_widgets.engine.hub",
+    "fetch_esm_configs": "hfselect_widgets.engine.hub",
+    "get_esm_coverage": "hfselect_widgets.engine.hub",
+    "ESMIndex": "hfselect_widgets.engine.esm_index",
+    "LogME": "hfselect_widgets.engine.logme",
+    "TqdmProgress": "hfselect_widgets.engine.progress",
+}
+
+__all__ = [
+    "Dataset",
+    "ESM",
+    "ESMConfig",
+    "ESMIndex",
+    "LogME",
+    "TaskRanking",
+    "TqdmProgress",
+    "__version__",
+    "compute_scores",
+    "compute_task_ranking",
+    "fetch_esm_configs",
+    "fetch_esms",
+    "find_esm_repo_ids",
+    "get_esm_coverage",
+]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .engine.data import Dataset
+    from .engine.esm import ESM, ESMConfig
+    from .engine.esm_index import ESMIndex
+    from .engine.hub import fetch_esm_configs, fetch_esms, find_esm_repo_ids, get_esm_coverage
+    from .engine.logme import LogME
+    from .engine.progress import TqdmProgress
+    from .engine.ranking import compute_scores, compute_task_ranking
+    from .engine.task_ranking import TaskRanking
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'hfselect_widgets' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -215,7 +215,9 @@ class ESMConfig:
         """Raise :class:`InvalidESMConfigError` with the reason if the config is invalid."""
         reason = self.validation_error()
         if reason is not None:
-            raise InvalidESMConfigError(f"Invalid ESM config ({self.source or 'unsaved'}): {reason}.")
+            raise InvalidESMConfigError(
+                f"Invalid ESM config ({self.source or 'unsaved'}): {reason}."
+            )
 
     # -- (de)serialisation ------------------------------------------------------------------
 
@@ -359,7 +361,9 @@ def read_esm_weights(weights_file: str | os.PathLike, source: str | None = None)
     return weight, bias
 
 
-def resolve_esm_folder(repo_id_or_path: str | os.PathLike, **hub_kwargs: Any) -> tuple[Path, str | None]:
+def resolve_esm_folder(
+    repo_id_or_path: str | os.PathLike, **hub_kwargs: Any
+) -> tuple[Path, str | None]:
     """The local folder holding an ESM and its repo id (``None`` for a local folder).
 
     A Hub repo is fetched through the Hugging Face cache (config and one weights file only), so
@@ -381,6 +385,38 @@ def resolve_esm_folder(repo_id_or_path: str | os.PathLike, **hub_kwargs: Any) ->
         except Exception:
             raise first_error from None
     return config_file.parent, repo_id
+
+
+def load_esm_parts(
+    folder: str | os.PathLike, repo_id: str | None = None
+) -> tuple[ESMConfig, torch.Tensor, torch.Tensor]:
+    """Read and check an ESM folder without building a module: ``(config, weight, bias)``.
+
+    The ranking engine streams over thousands of ESMs with this. Raises :class:`ESMLoadError`
+    or :class:`InvalidESMConfigError` with the reason when the ESM cannot be used.
+    """
+    folder = Path(folder)
+    source = repo_id or str(folder)
+    config_path = folder / CONFIG_NAME
+    if not config_path.is_file():
+        raise ESMLoadError(source, f"no {CONFIG_NAME} found")
+    config = ESMConfig.from_json_file(config_path, repo_id=repo_id)
+    config.source = source
+    config.validate()
+    weights_file = _find_weights_file(folder)
+    if weights_file is None:
+        raise ESMLoadError(
+            source, f"no weights found (expected {SAFETENSORS_NAME} or {PYTORCH_BIN_NAME})"
+        )
+    weight, bias = read_esm_weights(weights_file, source)
+    dim = weight.shape[0]
+    if config.esm_embedding_dim is not None and config.esm_embedding_dim != dim:
+        raise ESMLoadError(
+            source,
+            f"config says esm_embedding_dim={config.esm_embedding_dim} but the weights are "
+            f"{dim} x {dim}",
+        )
+    return config, weight, bias
 
 
 class ESM(nn.Module):
@@ -457,28 +493,8 @@ class ESM(nn.Module):
     @classmethod
     def from_folder(cls, folder: str | os.PathLike, repo_id: str | None = None) -> ESM:
         """Load an ESM from a local folder, checking config and weights (see :meth:`from_pretrained`)."""
-        folder = Path(folder)
-        source = repo_id or str(folder)
-        config_path = folder / CONFIG_NAME
-        if not config_path.is_file():
-            raise ESMLoadError(source, f"no {CONFIG_NAME} found")
-        config = ESMConfig.from_json_file(config_path, repo_id=repo_id)
-        config.source = source
-        config.validate()
-        weights_file = _find_weights_file(folder)
-        if weights_file is None:
-            raise ESMLoadError(
-                source, f"no weights found (expected {SAFETENSORS_NAME} or {PYTORCH_BIN_NAME})"
-            )
-        weight, bias = read_esm_weights(weights_file, source)
-        dim = weight.shape[0]
-        if config.esm_embedding_dim is not None and config.esm_embedding_dim != dim:
-            raise ESMLoadError(
-                source,
-                f"config says esm_embedding_dim={config.esm_embedding_dim} but the weights are "
-                f"{dim} x {dim}",
-            )
-        esm = cls(architecture="linear", embedding_dim=dim, config=config)
+        config, weight, bias = load_esm_parts(folder, repo_id=repo_id)
+        esm = cls(architecture="linear", embedding_dim=weight.shape[0], config=config)
         with torch.no_grad():
             esm.model.weight.copy_(weight)
             esm.model.bias.copy_(bias)
@@ -544,6 +560,7 @@ __all__ = [
     "ESM_CONFIG_KEYS",
     "FORMAT_VERSION",
     "read_esm_weights",
+    "load_esm_parts",
     "resolve_esm_folder",
     "esm_file_size",
     "expected_weights_bytes",

@@ -1,0 +1,498 @@
+"""ESM-LogME ranking: embed the target once, stream over the ESMs, score each with LogME.
+
+Memory stays flat in the number of ESMs: ESMs are referenced by :class:`ESMHandle` (a folder, a
+Hub repo already in the cache, or an ``ESM`` object) and loaded a few at a time; each worker
+holds one ESM's weights and one transformed feature matrix at most. hfselect keeps every ESM's
+transformed target embeddings (K x N x D floats) until the end.
+
+Scoring runs ``n_jobs`` ESMs concurrently, each with single-threaded BLAS: on a CPU the
+eigen-solver inside LogME scales better across ESMs than across threads of one solve.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import threading
+import time
+import warnings
+from collections import deque
+from collections.abc import Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .._version import __version__
+from .errors import (
+    ESMBaseModelMismatchError,
+    ESMDimensionError,
+    ESMError,
+    HfselectWidgetsError,
+    NoESMsFoundError,
+)
+from .esm import ESM, ESMConfig, load_esm_parts
+from .logme import LogMETarget
+from .model_ids import DEFAULT_HUB_MODEL, same_model
+from .progress import (
+    STAGE_SCORING,
+    CancelToken,
+    ProgressCallback,
+    check_cancel,
+    report,
+)
+from .task_ranking import TaskRanking
+
+
+@dataclass
+class ESMHandle:
+    """A lazily loaded ESM: a local folder (maybe a Hub cache snapshot) or an ``ESM`` object."""
+
+    source: str
+    repo_id: str | None = None
+    folder: Path | None = None
+    esm: ESM | None = None
+
+    @classmethod
+    def from_esm(cls, esm: ESM, index: int) -> ESMHandle:
+        source = esm.config.repo_id or esm.config.source or f"esms[{index}]"
+        return cls(source=source, repo_id=esm.config.repo_id, esm=esm)
+
+    @classmethod
+    def from_folder(cls, folder: str | os.PathLike, repo_id: str | None = None) -> ESMHandle:
+        folder = Path(folder)
+        return cls(source=repo_id or str(folder), repo_id=repo_id, folder=folder)
+
+    def load(self) -> tuple[ESMConfig, torch.Tensor, torch.Tensor]:
+        """``(config, weight, bias)``; raises an :class:`ESMError` with the reason."""
+        if self.esm is not None:
+            self.esm.config.validate()
+            weight, bias = self.esm.weights()
+            if not (torch.isfinite(weight).all() and torch.isfinite(bias).all()):
+                from .errors import ESMLoadError
+
+                raise ESMLoadError(self.source, "weights contain NaN or infinite values")
+            return self.esm.config, weight, bias
+        assert self.folder is not None
+        return load_esm_parts(self.folder, repo_id=self.repo_id)
+
+
+@dataclass
+class ScoringResult:
+    """Scores of the ESMs that could be scored, in input order, and the reasons for the rest."""
+
+    configs: list[ESMConfig]
+    scores: list[float]
+    failures: dict[str, str]
+    warnings: list[str]
+
+
+def default_n_jobs() -> int:
+    """Concurrent ESMs while scoring: the CPU cores available to this process (at most 8)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(8, cores))
+
+
+@contextlib.contextmanager
+def _single_threaded_blas(enabled: bool):
+    """Limit BLAS/LAPACK (and torch's intra-op pool) to one thread while workers run in parallel."""
+    if not enabled:
+        yield
+        return
+    previous = torch.get_num_threads()
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl is a dependency
+        limiter = contextlib.nullcontext()
+    else:
+        limiter = threadpool_limits(limits=1, user_api="blas")
+    torch.set_num_threads(1)
+    try:
+        with limiter:
+            yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def score_embeddings(
+    embeddings: np.ndarray | torch.Tensor,
+    labels: np.ndarray,
+    is_regression: bool,
+    esms: Iterable[ESMHandle | ESM],
+    *,
+    model_id: str | None = None,
+    device: str | torch.device = "cpu",
+    n_jobs: int | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+    total: int | None = None,
+) -> ScoringResult:
+    """Score ESMs on target embeddings that are already computed.
+
+    Args:
+        embeddings: (N, D) float32 base-model embeddings of the target texts.
+        labels: (N,) class ids or (N,) / (N, C) regression targets.
+        is_regression: the task type.
+        esms: handles (or ``ESM`` objects), consumed lazily, a bounded number at a time.
+        model_id: Hub id of the base model; ESMs for another known model are skipped. ``None``
+            (a local model folder) keeps them with a warning.
+        device: where the ESMs are applied (LogME itself runs on the CPU in float64).
+        n_jobs: ESMs scored concurrently (default :func:`default_n_jobs`).
+        progress, cancel: see :mod:`hfselect_widgets.engine.progress` (stage ``"scoring"``).
+        total: number of ESMs, for progress, when ``esms`` is a generator.
+    """
+    if isinstance(esms, Sequence):
+        total = len(esms) if total is None else total
+    device = torch.device(device)
+    x = torch.as_tensor(np.asarray(embeddings, dtype=np.float32)).to(device)
+    model_dim = x.shape[1]
+    target = LogMETarget(labels, regression=is_regression)
+    n_jobs = n_jobs or default_n_jobs()
+
+    configs: list[ESMConfig] = []
+    scores: list[float] = []
+    failures: dict[str, str] = {}
+    warned: list[str] = []
+    lock = threading.Lock()
+
+    def score_one(handle: ESMHandle) -> tuple[ESMConfig | None, float | None, str | None]:
+        if cancel is not None and cancel.is_set():
+            return None, None, None
+        try:
+            config, weight, bias = handle.load()
+            if weight.shape[0] != model_dim:
+                raise ESMDimensionError(handle.source, weight.shape[0], model_dim)
+            esm_model = config.base_model_name
+            if model_id is not None and not same_model(esm_model, model_id):
+                raise ESMBaseModelMismatchError(handle.source, esm_model, model_id)
+            with torch.inference_mode():
+                # float32 like hfselect's nn.Linear, then LogME in float64
+                features = torch.nn.functional.linear(x, weight.to(device), bias.to(device))
+            score = target.score(features.cpu().numpy())
+            if not np.isfinite(score):
+                return None, None, "the LogME score is not finite"
+            if model_id is None:
+                with lock:
+                    warned.append(esm_model)
+            config.source = config.source or handle.source
+            return config, score, None
+        except ESMError as exc:
+            return None, None, str(exc)
+        except Exception as exc:  # one bad ESM never aborts a ranking
+            return None, None, f"{type(exc).__name__}: {exc}"
+
+    handles = (
+        h if isinstance(h, ESMHandle) else ESMHandle.from_esm(h, i) for i, h in enumerate(esms)
+    )
+    done = 0
+    report(progress, STAGE_SCORING, 0, total)
+    window = 2 * n_jobs
+    with _single_threaded_blas(n_jobs > 1), ThreadPoolExecutor(n_jobs) as pool:
+        pending: deque[tuple[ESMHandle, Future]] = deque()
+
+        def drain_one() -> None:
+            nonlocal done
+            handle, future = pending.popleft()
+            config, score, reason = future.result()
+            if reason is not None:
+                failures[handle.source] = reason
+            elif config is not None:
+                configs.append(config)
+                scores.append(score)
+            done += 1
+            report(progress, STAGE_SCORING, done, total)
+
+        for handle in handles:
+            check_cancel(cancel, STAGE_SCORING)
+            pending.append((handle, pool.submit(score_one, handle)))
+            if len(pending) >= window:
+                drain_one()
+        while pending:
+            drain_one()
+        check_cancel(cancel, STAGE_SCORING)
+
+    messages = []
+    if warned:
+        models = sorted(set(warned))
+        messages.append(
+            f"The base model has no known Hub id, so {len(warned)} ESMs were kept without "
+            f"checking that they were trained for it (their base models: {', '.join(models[:5])})."
+        )
+    return ScoringResult(configs, scores, failures, messages)
+
+
+# --- target embeddings ---------------------------------------------------------------------
+
+
+def _embed_target(dataset, base_model, batch_size, progress, cancel, embedding_cache):
+    from .embedding import embed_dataset
+
+    return embed_dataset(
+        dataset.texts,
+        base_model,
+        fingerprint=dataset.fingerprint(),
+        cache=embedding_cache,
+        batch_size=batch_size,
+        progress=progress,
+        cancel=cancel,
+    )
+
+
+def _wrap_base_model(base_model, tokenizer, device_name):
+    """An engine ``BaseModel`` from a transformers model and tokenizer (hfselect's signature)."""
+    from .embedding import BaseModel, detect_pooling, resolve_device
+
+    if isinstance(base_model, BaseModel):
+        return base_model
+    name = getattr(base_model, "name_or_path", "") or ""
+    from .model_ids import is_local_path, model_id_for_path
+
+    model_id = model_id_for_path(name) if is_local_path(name) else (name or None)
+    device = resolve_device(device_name)
+    base_model.to(device)
+    base_model.eval()
+    return BaseModel(
+        model=base_model,
+        tokenizer=tokenizer,
+        model_id=model_id,
+        load_from=name,
+        pooling=detect_pooling(base_model, name, model_id),
+        embedding_dim=int(base_model.config.hidden_size),
+        device=device,
+    )
+
+
+def compute_scores(
+    dataset,
+    base_model,
+    esms: Sequence[ESM | ESMHandle],
+    tokenizer=None,
+    batch_size: int = 128,
+    device_name: str | None = "cpu",
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+    *,
+    n_jobs: int | None = None,
+    embedding_cache: Any = None,
+) -> list[float]:
+    """ESM-LogME scores of ``esms`` for ``dataset``, aligned with ``esms`` (NaN where one fails).
+
+    Same meaning as ``hfselect.compute_scores``: ``base_model`` is a transformers model (or an
+    engine ``BaseModel``) and ``tokenizer`` its tokenizer.
+    """
+    model = _wrap_base_model(base_model, tokenizer, device_name)
+    embeddings = _embed_target(dataset, model, batch_size, progress, cancel, embedding_cache)
+    handles = [
+        e if isinstance(e, ESMHandle) else ESMHandle.from_esm(e, i) for i, e in enumerate(esms)
+    ]
+    # Unique sources so that results can be aligned back to the input order.
+    for i, handle in enumerate(handles):
+        handle.source = f"{handle.source}#{i}"
+    result = score_embeddings(
+        embeddings,
+        dataset.labels,
+        dataset.is_regression,
+        handles,
+        model_id=model.model_id,
+        device=model.device,
+        n_jobs=n_jobs,
+        progress=progress,
+        cancel=cancel,
+    )
+    by_source = {c.source: s for c, s in zip(result.configs, result.scores, strict=True)}
+    return [by_source.get(h.source, float("nan")) for h in handles]
+
+
+# --- whole ranking --------------------------------------------------------------------------
+
+
+def _package_versions() -> dict[str, str]:
+    versions = {"hfselect_widgets": __version__, "python": platform.python_version()}
+    for name in ("torch", "transformers", "huggingface_hub", "datasets", "numpy", "scipy"):
+        try:
+            module = __import__(name)
+            versions[name] = getattr(module, "__version__", "?")
+        except ImportError:
+            continue
+    return versions
+
+
+def resolve_esm_handles(
+    model_name: str | None,
+    esms: Sequence[ESM] | None = None,
+    esm_repo_ids: Sequence[str] | None = None,
+    esm_dir: str | os.PathLike | None = None,
+    *,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+    hf_api: Any = None,
+    max_bytes: int | None = None,
+    max_workers: int = 8,
+) -> tuple[list[ESMHandle], dict[str, str], str]:
+    """Turn the ways of naming ESMs into lazily loaded handles.
+
+    Returns ``(handles, failures, source_description)``. Exactly one source is used, in this
+    order: ``esms`` objects, ``esm_dir``, ``esm_repo_ids`` (Hub ids or local folders), else the
+    Hub's ESMs for ``model_name``.
+    """
+    failures: dict[str, str] = {}
+    if esms is not None:
+        return [ESMHandle.from_esm(e, i) for i, e in enumerate(esms)], failures, "esms"
+    if esm_dir is not None:
+        from .esm_folder import find_esm_folders
+
+        folders = find_esm_folders(esm_dir)
+        return [ESMHandle.from_folder(f) for f in folders], failures, f"folder {esm_dir}"
+    from . import hub
+
+    description = "repo ids"
+    if esm_repo_ids is None:
+        esm_repo_ids = hub.find_esm_repo_ids(model_name=model_name, hf_api=hf_api)
+        description = f"Hub ESMs for {model_name}"
+    handles: list[ESMHandle] = []
+    hub_ids = []
+    for item in esm_repo_ids:
+        if Path(os.path.expanduser(str(item))).is_dir():
+            handles.append(ESMHandle.from_folder(os.path.expanduser(str(item))))
+        else:
+            hub_ids.append(str(item))
+    if hub_ids:
+        kwargs: dict[str, Any] = {
+            "progress": progress,
+            "cancel": cancel,
+            "max_workers": max_workers,
+        }
+        if max_bytes is not None:
+            kwargs["max_bytes"] = max_bytes
+        folders, download_failures = hub.download_esm_folders(hub_ids, **kwargs)
+        failures.update(download_failures)
+        handles.extend(
+            ESMHandle.from_folder(folders[r], repo_id=r) for r in hub_ids if r in folders
+        )
+    return handles, failures, description
+
+
+def compute_task_ranking(
+    dataset,
+    model_name: str | None = None,
+    esms: Sequence[ESM] | None = None,
+    esm_repo_ids: Sequence[str] | None = None,
+    esm_dir: str | os.PathLike | None = None,
+    batch_size: int = 128,
+    device_name: str | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+    *,
+    pooling: str | None = None,
+    embedding_cache: Any = None,
+    n_jobs: int | None = None,
+    hf_api: Any = None,
+    max_bytes: int | None = None,
+) -> TaskRanking:
+    """Rank intermediate datasets for ``dataset`` by ESM-LogME (higher is better).
+
+    Same meaning as ``hfselect.compute_task_ranking``, plus:
+
+    Args:
+        dataset: the target :class:`~hfselect_widgets.engine.data.Dataset`.
+        model_name: base model (Hub id or local folder); default
+            ``bert-base-multilingual-uncased`` (the model most Hub ESMs were trained for).
+        esms / esm_repo_ids / esm_dir: the ESM pool (objects, Hub ids or folders, a folder of
+            ESM folders); none given means every Hub ESM for ``model_name``.
+        batch_size: texts per embedding batch.
+        device_name: ``"cpu"``, ``"cuda"``, or ``None``/``"auto"`` for CUDA when present.
+        progress: ``progress(stage, done, total)`` for stages download, embedding, scoring.
+        cancel: a ``threading.Event``; setting it raises :class:`RankingCancelled`.
+        pooling: override the pooling detected for the base model.
+        embedding_cache: ``True`` (default cache folder), an ``EmbeddingCache``, or ``None``.
+        n_jobs: ESMs scored concurrently.
+        hf_api: an ``HfApi``-like object for Hub discovery (tests inject one).
+        max_bytes: refuse to download more than this many bytes of ESM weights.
+
+    ESMs that cannot be loaded or scored are skipped and listed in ``ranking.failures``.
+    """
+    from .embedding import load_base_model
+
+    started = time.time()
+    check_cancel(cancel)
+    model_name = str(model_name) if model_name is not None else DEFAULT_HUB_MODEL
+    handles, failures, esm_source = resolve_esm_handles(
+        model_name,
+        esms=esms,
+        esm_repo_ids=esm_repo_ids,
+        esm_dir=esm_dir,
+        progress=progress,
+        cancel=cancel,
+        hf_api=hf_api,
+        max_bytes=max_bytes,
+    )
+    if not handles:
+        coverage = None
+        if esms is None and esm_dir is None and esm_repo_ids is None:
+            with contextlib.suppress(HfselectWidgetsError, Exception):
+                from .hub import get_esm_coverage
+
+                coverage = get_esm_coverage(hf_api=hf_api)
+        raise NoESMsFoundError(model_name, coverage)
+
+    check_cancel(cancel)
+    base_model = load_base_model(model_name, pooling=pooling, device=device_name or "auto")
+    embeddings = _embed_target(dataset, base_model, batch_size, progress, cancel, embedding_cache)
+    result = score_embeddings(
+        embeddings,
+        dataset.labels,
+        dataset.is_regression,
+        handles,
+        model_id=base_model.model_id,
+        device=base_model.device,
+        n_jobs=n_jobs,
+        progress=progress,
+        cancel=cancel,
+    )
+    failures.update(result.failures)
+    for message in result.warnings:
+        warnings.warn(message, UserWarning, stacklevel=2)
+    metadata = {
+        "model_name": model_name,
+        "model_id": base_model.model_id,
+        "model_source": base_model.load_from,
+        "pooling": base_model.pooling,
+        "max_length": base_model.max_length,
+        "embedding_dim": base_model.embedding_dim,
+        "device": str(base_model.device),
+        "dataset": dict(getattr(dataset, "metadata", {}) or {}),
+        "num_examples": len(dataset),
+        "is_regression": bool(dataset.is_regression),
+        "seed": (getattr(dataset, "metadata", {}) or {}).get("seed"),
+        "esm_source": esm_source,
+        "num_esms": len(handles) + sum(1 for k in failures if k not in result.failures),
+        "num_scored": len(result.scores),
+        "warnings": result.warnings,
+        "versions": _package_versions(),
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "duration_s": round(time.time() - started, 3),
+    }
+    if esm_repo_ids is not None:
+        metadata["esm_repo_ids"] = [str(r) for r in esm_repo_ids]
+    if esm_dir is not None:
+        metadata["esm_dir"] = str(esm_dir)
+    return TaskRanking(result.configs, result.scores, failures=failures, metadata=metadata)
+
+
+__all__ = [
+    "ESMHandle",
+    "ScoringResult",
+    "compute_scores",
+    "compute_task_ranking",
+    "default_n_jobs",
+    "resolve_esm_handles",
+    "score_embeddings",
+]

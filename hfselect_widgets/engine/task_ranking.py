@@ -1,0 +1,349 @@
+"""TaskRanking: the ranked intermediate datasets, with everything needed to reproduce and export it.
+
+Compatible with ``hfselect.TaskRanking`` (sorted descending, NaN scores removed, printed top list
+``"1.   <task_id>   Score: <score>"``, ``to_pandas()`` indexed by Rank with the same columns,
+integer/slice indexing returning rankings), plus:
+
+* ``repo_ids``: the ESM repo id (or folder) of each row;
+* ``failures``: ESMs that could not be scored and why;
+* ``metadata``: model, pooling, dataset, sample size, seed, package versions, time;
+* a short ``repr`` (top 10 and a count) and an HTML repr for notebooks;
+* export to CSV/JSON and loading back (:meth:`to_csv`, :meth:`to_json`, :meth:`load`).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .errors import InvalidTaskRankingError
+from .esm import ESMConfig, _atomic_write_bytes
+
+# Column name -> ESMConfig attribute, in hfselect's to_pandas order.
+PANDAS_COLUMNS = {
+    "Task ID": "task_id",
+    "Task Subset": "task_subset",
+    "Text Column": "text_column",
+    "Label Column": "label_column",
+    "Task Split": "task_split",
+    "Num Examples": "num_examples",
+    "ESM Architecture": "esm_architecture",
+}
+REPO_ID_COLUMN = "ESM Repo ID"
+SCORE_COLUMN = "Score"
+SHORT_REPR_ROWS = 10
+HTML_REPR_ROWS = 20
+
+
+def _fmt_cell(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, (list, tuple)):
+        return ", ".join(map(str, value))
+    return str(value)
+
+
+class TaskRanking(Sequence):
+    """Intermediate datasets ranked by their ESM-LogME score (higher is better).
+
+    Args:
+        esm_configs: the configs of the scored ESMs (each may carry ``repo_id``).
+        scores: one score per config; NaN scores are dropped.
+        ranks: optional ranks (kept when slicing; normally leave ``None``).
+        failures: ESMs that were skipped, ``{repo id or folder: reason}``.
+        metadata: how the ranking was made (see :func:`compute_task_ranking`).
+    """
+
+    def __init__(
+        self,
+        esm_configs: Sequence[ESMConfig],
+        scores: Sequence[float],
+        ranks: Sequence[int] | None = None,
+        *,
+        failures: Mapping[str, str] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        _allow_empty: bool = False,
+    ):
+        esm_configs = list(esm_configs)
+        scores = [float(s) for s in scores]
+        if len(esm_configs) != len(scores):
+            raise InvalidTaskRankingError(
+                f"Task ranking contains {len(esm_configs)} ESM configs but {len(scores)} scores."
+            )
+        if ranks is not None and len(ranks) != len(scores):
+            raise InvalidTaskRankingError(
+                f"Task ranking contains {len(esm_configs)} ESM configs but {len(ranks)} ranks."
+            )
+        keep = [i for i, s in enumerate(scores) if not math.isnan(s)]
+        self.failures: dict[str, str] = dict(failures or {})
+        for i, score in enumerate(scores):
+            if math.isnan(score):
+                self.failures.setdefault(_source_of(esm_configs[i], i), "the score is NaN")
+        # Stable sort, descending; ties keep input order.
+        order = sorted(keep, key=lambda i: -scores[i])
+        self.esm_configs: list[ESMConfig] = [esm_configs[i] for i in order]
+        self.scores: list[float] = [scores[i] for i in order]
+        self.ranks: list[int] = (
+            list(range(1, len(order) + 1)) if ranks is None else [int(ranks[i]) for i in order]
+        )
+        self.metadata: dict[str, Any] = dict(metadata or {})
+        if not self.esm_configs and not _allow_empty:
+            reasons = "; ".join(f"{k}: {v}" for k, v in list(self.failures.items())[:5])
+            raise InvalidTaskRankingError(
+                "Task ranking is empty: no ESM could be scored."
+                + (f" Failures: {reasons}" if reasons else "")
+            )
+
+    # -- sequence protocol -----------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self.esm_configs)
+
+    def __getitem__(self, index: int | slice) -> TaskRanking:
+        if isinstance(index, slice):
+            configs, scores, ranks = (
+                self.esm_configs[index],
+                self.scores[index],
+                self.ranks[index],
+            )
+        elif isinstance(index, (int, np.integer)):
+            i = int(index)
+            configs, scores, ranks = [self.esm_configs[i]], [self.scores[i]], [self.ranks[i]]
+        else:
+            raise TypeError(f"TaskRanking indices must be int or slice, not {type(index).__name__}")
+        return TaskRanking(
+            configs,
+            scores,
+            ranks,
+            failures=self.failures,
+            metadata=self.metadata,
+            _allow_empty=True,
+        )
+
+    def __iter__(self) -> Iterator[TaskRanking]:
+        for i in range(len(self)):
+            yield self[i]
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, TaskRanking)
+            and self.scores == other.scores
+            and self.ranks == other.ranks
+            and [c.to_dict() for c in self.esm_configs] == [c.to_dict() for c in other.esm_configs]
+        )
+
+    # -- accessors ---------------------------------------------------------------------------
+
+    @property
+    def task_ids(self) -> list[str]:
+        return [c.task_id for c in self.esm_configs]
+
+    @property
+    def repo_ids(self) -> list[str | None]:
+        """The ESM repo id (Hub) or folder (local) of each row."""
+        return [c.repo_id or c.source for c in self.esm_configs]
+
+    def top(self, k: int = 10) -> TaskRanking:
+        """The first ``k`` rows."""
+        return self[:k]
+
+    # -- text output -------------------------------------------------------------------------
+
+    def _format_lines(self, score_rounding: int | None = None) -> list[str]:
+        lines = []
+        for rank, config, score in zip(self.ranks, self.esm_configs, self.scores, strict=True):
+            shown = round(score, score_rounding) if score_rounding else score
+            lines.append(f"{str(rank) + '.':<5}{config.task_id!s:<50}Score: {shown}")
+        return lines
+
+    def __str__(self) -> str:
+        text = "\n".join(self[:SHORT_REPR_ROWS]._format_lines(score_rounding=6))
+        return text + ("\n..." if len(self) > SHORT_REPR_ROWS else "")
+
+    def __repr__(self) -> str:
+        head = f"TaskRanking of {len(self)} intermediate dataset{'s' if len(self) != 1 else ''}"
+        if self.failures:
+            head += f" ({len(self.failures)} ESMs skipped, see .failures)"
+        lines = [head + ":"] + self[:SHORT_REPR_ROWS]._format_lines(score_rounding=6)
+        if len(self) > SHORT_REPR_ROWS:
+            lines.append(f"... and {len(self) - SHORT_REPR_ROWS} more (see .to_pandas())")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        rows = []
+        for rank, config, score, repo in zip(
+            self.ranks[:HTML_REPR_ROWS],
+            self.esm_configs[:HTML_REPR_ROWS],
+            self.scores[:HTML_REPR_ROWS],
+            self.repo_ids[:HTML_REPR_ROWS],
+            strict=True,
+        ):
+            task = html.escape(str(config.task_id))
+            if (
+                config.task_id
+                and "/" in str(config.task_id)
+                and not os.path.isabs(str(config.task_id))
+            ):
+                task = (
+                    f'<a href="https://huggingface.co/datasets/{html.escape(str(config.task_id))}"'
+                    f' target="_blank">{task}</a>'
+                )
+            rows.append(
+                "<tr>"
+                f"<td>{rank}</td><td>{task}</td>"
+                f"<td>{html.escape(_fmt_cell(config.task_subset))}</td>"
+                f"<td>{html.escape(_fmt_cell(config.task_split))}</td>"
+                f"<td>{html.escape(_fmt_cell(config.num_examples))}</td>"
+                f"<td style='text-align:right'>{score:.6f}</td>"
+                f"<td><code>{html.escape(_fmt_cell(repo))}</code></td>"
+                "</tr>"
+            )
+        more = len(self) - HTML_REPR_ROWS
+        caption = f"TaskRanking: {len(self)} intermediate datasets"
+        if self.failures:
+            caption += f", {len(self.failures)} ESMs skipped"
+        model = self.metadata.get("model_name")
+        if model:
+            caption += f" (base model {html.escape(str(model))})"
+        footer = (
+            f"<p>... and {more} more rows: use <code>.to_pandas()</code>.</p>" if more > 0 else ""
+        )
+        return (
+            f"<div><table><caption style='text-align:left'>{caption}</caption>"
+            "<thead><tr><th>Rank</th><th>Task ID</th><th>Subset</th><th>Split</th>"
+            "<th>Examples</th><th>Score</th><th>ESM</th></tr></thead>"
+            f"<tbody>{''.join(rows)}</tbody></table>{footer}</div>"
+        )
+
+    # -- tables and export ------------------------------------------------------------------
+
+    def to_pandas(self, with_repo_id: bool = False) -> pd.DataFrame:
+        """The ranking as a DataFrame indexed by Rank, with hfselect's columns.
+
+        ``with_repo_id=True`` adds the ``ESM Repo ID`` column (before ``Score``).
+        """
+        data: dict[str, list] = {"Rank": list(self.ranks)}
+        for column, attr in PANDAS_COLUMNS.items():
+            data[column] = [getattr(c, attr) for c in self.esm_configs]
+        if with_repo_id:
+            data[REPO_ID_COLUMN] = self.repo_ids
+        data[SCORE_COLUMN] = list(self.scores)
+        return pd.DataFrame.from_dict(data).set_index("Rank")
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict: metadata, failures and one entry per row with the full config."""
+        return {
+            "format": "hfselect_widgets.TaskRanking/1",
+            "metadata": self.metadata,
+            "failures": self.failures,
+            "rows": [
+                {
+                    "rank": rank,
+                    "score": score,
+                    "repo_id": config.repo_id,
+                    "source": config.source,
+                    "config": config.to_dict(),
+                }
+                for rank, config, score in zip(
+                    self.ranks, self.esm_configs, self.scores, strict=True
+                )
+            ],
+        }
+
+    def to_json(self, path: str | os.PathLike | None = None) -> str:
+        """Serialise to JSON (and write it atomically to ``path`` if given)."""
+        text = json.dumps(self.to_dict(), indent=2, default=_json_default) + "\n"
+        if path is not None:
+            _atomic_write_bytes(Path(path), text.encode("utf-8"))
+        return text
+
+    def to_csv(self, path: str | os.PathLike | None = None) -> str:
+        """The table (with repo ids) as CSV (written atomically to ``path`` if given)."""
+        frame = self.to_pandas(with_repo_id=True).copy()
+        frame["Text Column"] = [
+            json.dumps(v) if isinstance(v, list) else v for v in frame["Text Column"]
+        ]
+        text = frame.to_csv()
+        if path is not None:
+            _atomic_write_bytes(Path(path), text.encode("utf-8"))
+        return text
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TaskRanking:
+        rows = data.get("rows", [])
+        configs = [
+            ESMConfig.from_dict(
+                r.get("config", {}), repo_id=r.get("repo_id"), source=r.get("source")
+            )
+            for r in rows
+        ]
+        return cls(
+            configs,
+            [r["score"] for r in rows],
+            [r["rank"] for r in rows],
+            failures=data.get("failures"),
+            metadata=data.get("metadata"),
+            _allow_empty=True,
+        )
+
+    @classmethod
+    def from_csv(cls, path: str | os.PathLike) -> TaskRanking:
+        """Load a ranking written by :meth:`to_csv` (or hfselect's ``to_pandas().to_csv()``)."""
+        frame = pd.read_csv(path)
+        missing = [c for c in ["Rank", "Task ID", SCORE_COLUMN] if c not in frame.columns]
+        if missing:
+            raise InvalidTaskRankingError(
+                f"{path} is not a saved ranking: missing column(s) {', '.join(missing)}."
+            )
+        configs = []
+        for _, row in frame.iterrows():
+            values = {}
+            for column, attr in PANDAS_COLUMNS.items():
+                value = row.get(column)
+                if isinstance(value, float) and math.isnan(value):
+                    value = None
+                if attr == "text_column" and isinstance(value, str) and value.startswith("["):
+                    value = json.loads(value)
+                if attr == "num_examples" and value is not None:
+                    value = int(value)
+                values[attr] = value
+            repo = row.get(REPO_ID_COLUMN)
+            repo = None if isinstance(repo, float) and math.isnan(repo) else repo
+            configs.append(ESMConfig(**values, repo_id=repo))
+        return cls(
+            configs,
+            frame[SCORE_COLUMN].astype(float).tolist(),
+            frame["Rank"].astype(int).tolist(),
+            _allow_empty=True,
+        )
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> TaskRanking:
+        """Load a ranking saved with :meth:`to_json` or :meth:`to_csv` (by file suffix)."""
+        path = Path(path)
+        if path.suffix.lower() == ".json":
+            return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
+        return cls.from_csv(path)
+
+
+def _source_of(config: ESMConfig, index: int) -> str:
+    return config.repo_id or config.source or f"{config.task_id} (#{index})"
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    return str(value)
+
+
+__all__ = ["TaskRanking", "PANDAS_COLUMNS"]
