@@ -195,6 +195,18 @@ class ESMBaseModelMismatchError(ESMError, ValueError):
         )
 
 
+class ESMFolderNotFoundError(ESMError, FileNotFoundError):
+    """A local ESM folder (``esm_dir``) does not exist or is not a folder."""
+
+    def __init__(self, path: str, detail: str | None = None):
+        self.path = path
+        super().__init__(
+            f"The ESM folder {path!r} {detail or 'does not exist'}. Give the folder that holds "
+            "your ESM folders (each with config.json and model.safetensors), e.g. the "
+            "save_directory you passed to ESM.save_pretrained."
+        )
+
+
 class NoESMsFoundError(HfselectWidgetsError, LookupError):
     """No ESM matches the request."""
 
@@ -280,6 +292,7 @@ __all__ = [
     "ESMLoadError",
     "ESMDimensionError",
     "ESMBaseModelMismatchError",
+    "ESMFolderNotFoundError",
     "NoESMsFoundError",
     "DownloadLimitError",
     "HubUnavailableError",

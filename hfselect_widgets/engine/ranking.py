@@ -33,7 +33,6 @@ from .errors import (
     ESMBaseModelMismatchError,
     ESMDimensionError,
     ESMError,
-    HfselectWidgetsError,
     NoESMsFoundError,
 )
 from .esm import ESM, ESMConfig, load_esm_parts
@@ -84,12 +83,16 @@ class ESMHandle:
 
 @dataclass
 class ScoringResult:
-    """Scores of the ESMs that could be scored, in input order, and the reasons for the rest."""
+    """Scores of the ESMs that could be scored, in input order, and the reasons for the rest.
+
+    ``sources`` holds the handle source of each scored ESM (aligned with ``configs``).
+    """
 
     configs: list[ESMConfig]
     scores: list[float]
     failures: dict[str, str]
     warnings: list[str]
+    sources: list[str]
 
 
 def default_n_jobs() -> int:
@@ -159,6 +162,7 @@ def score_embeddings(
 
     configs: list[ESMConfig] = []
     scores: list[float] = []
+    sources: list[str] = []
     failures: dict[str, str] = {}
     warned: list[str] = []
     lock = threading.Lock()
@@ -207,6 +211,7 @@ def score_embeddings(
             elif config is not None:
                 configs.append(config)
                 scores.append(score)
+                sources.append(handle.source)
             done += 1
             report(progress, STAGE_SCORING, done, total)
 
@@ -226,7 +231,7 @@ def score_embeddings(
             f"The base model has no known Hub id, so {len(warned)} ESMs were kept without "
             f"checking that they were trained for it (their base models: {', '.join(models[:5])})."
         )
-    return ScoringResult(configs, scores, failures, messages)
+    return ScoringResult(configs, scores, failures, messages, sources)
 
 
 # --- target embeddings ---------------------------------------------------------------------
@@ -307,7 +312,7 @@ def compute_scores(
         progress=progress,
         cancel=cancel,
     )
-    by_source = {c.source: s for c, s in zip(result.configs, result.scores, strict=True)}
+    by_source = dict(zip(result.sources, result.scores, strict=True))
     return [by_source.get(h.source, float("nan")) for h in handles]
 
 
@@ -347,9 +352,10 @@ def resolve_esm_handles(
     if esms is not None:
         return [ESMHandle.from_esm(e, i) for i, e in enumerate(esms)], failures, "esms"
     if esm_dir is not None:
-        from .esm_folder import find_esm_folders
+        from .esm_folder import scan_esm_dir
 
-        folders = find_esm_folders(esm_dir)
+        folders, broken = scan_esm_dir(esm_dir)
+        failures.update(broken)
         return [ESMHandle.from_folder(f) for f in folders], failures, f"folder {esm_dir}"
     from . import hub
 
@@ -435,13 +441,11 @@ def compute_task_ranking(
         max_bytes=max_bytes,
     )
     if not handles:
-        coverage = None
         if esms is None and esm_dir is None and esm_repo_ids is None:
-            with contextlib.suppress(HfselectWidgetsError, Exception):
-                from .hub import get_esm_coverage
+            from .hub import no_esms_found_error
 
-                coverage = get_esm_coverage(hf_api=hf_api)
-        raise NoESMsFoundError(model_name, coverage)
+            raise no_esms_found_error(model_name, hf_api=hf_api)
+        raise NoESMsFoundError(model_name, coverage=None)
 
     check_cancel(cancel)
     base_model = load_base_model(model_name, pooling=pooling, device=device_name or "auto")

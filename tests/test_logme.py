@@ -1,0 +1,115 @@
+"""LogME: hfselect 0.2.1's own figures, and the fast path equal to the reference port."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hfselect_widgets.engine.logme import (
+    LogME,
+    LogMETarget,
+    label_columns,
+    logme,
+    logme_reference,
+)
+
+FIXTURES = Path(__file__).with_name("logme_reference.npz")
+
+
+def _cases():
+    data = np.load(FIXTURES)
+    names = sorted({key.split("__")[0] for key in data.files})
+    return [
+        pytest.param(
+            data[f"{n}__features"],
+            data[f"{n}__labels"],
+            bool(data[f"{n}__regression"]),
+            float(data[f"{n}__score"]),
+            id=n,
+        )
+        for n in names
+    ]
+
+
+def test_fixture_file_holds_the_eight_reference_cases():
+    """The copied fixture must keep all 8 cases of hfselect's figures."""
+    assert len(_cases()) == 8
+
+
+@pytest.mark.parametrize(("features", "labels", "regression", "expected"), _cases())
+def test_reference_port_reproduces_hfselect_figures(features, labels, regression, expected):
+    """Our transcription of hfselect's LogME gives hfselect's own scores (to 1e-6)."""
+    assert logme_reference(features, labels, regression) == pytest.approx(expected, abs=1e-6)
+
+
+@pytest.mark.parametrize(("features", "labels", "regression", "expected"), _cases())
+def test_fast_logme_reproduces_hfselect_figures(features, labels, regression, expected):
+    """The tridiagonal fast path gives hfselect's scores (to 1e-6) in every case."""
+    assert logme(features, labels, regression) == pytest.approx(expected, abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("n", "d", "classes"),
+    [(40, 40, 3), (41, 40, 2), (30, 60, 4), (200, 2, 2), (100, 1, 3), (2, 5, 2), (300, 16, 7)],
+)
+def test_fast_path_equals_reference_on_edge_shapes(n, d, classes):
+    """N = D, N = D + 1, N < D and tiny D (dense fallback) all agree with the reference."""
+    rng = np.random.default_rng(n * 100 + d)
+    f = rng.standard_normal((n, d)).astype(np.float32) * 3 + 1
+    y = rng.integers(0, classes, n)
+    y[:classes] = np.arange(classes)
+    assert logme(f, y) == pytest.approx(logme_reference(f, y), abs=1e-8)
+
+
+def test_regression_with_several_targets_matches_reference():
+    """Regression scores one column per target and averages them, as the reference does."""
+    rng = np.random.default_rng(3)
+    f = rng.standard_normal((150, 12))
+    y = f[:, :2] @ rng.standard_normal((2, 3)) + 0.1 * rng.standard_normal((150, 3))
+    assert logme(f, y, regression=True) == pytest.approx(
+        logme_reference(f, y, regression=True), abs=1e-10
+    )
+
+
+def test_target_is_reusable_across_feature_matrices():
+    """Preparing the target once gives the same scores as scoring each matrix from scratch."""
+    rng = np.random.default_rng(5)
+    y = rng.integers(0, 3, 120)
+    target = LogMETarget(y)
+    for _ in range(3):
+        f = rng.standard_normal((120, 20))
+        assert target.score(f) == pytest.approx(logme_reference(f, y), abs=1e-10)
+
+
+def test_label_columns_include_class_ids_without_examples():
+    """Classification scores every id 0..max(y), even one with no example (hfselect's quirk)."""
+    cols = label_columns(np.array([0, 1, 3, 3]), regression=False)
+    assert cols.shape == (4, 4)
+    assert cols[:, 2].sum() == 0
+
+
+def test_separable_features_score_higher_than_noise():
+    """LogME rewards features that explain the labels: the property the ranking relies on."""
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 300)
+    noise = rng.standard_normal((300, 8))
+    informative = noise.copy()
+    informative[:, 0] += 4 * y
+    assert logme(informative, y) > logme(noise, y) + 0.1
+
+
+def test_drop_in_logme_class_accepts_add_intercept():
+    """``LogME(regression).fit(f, y, add_intercept=True)`` prepends a column of ones."""
+    rng = np.random.default_rng(1)
+    f = rng.standard_normal((80, 6))
+    y = rng.integers(0, 2, 80)
+    with_ones = np.hstack([np.ones((80, 1)), f])
+    assert LogME().fit(f, y, add_intercept=True) == pytest.approx(logme_reference(with_ones, y))
+
+
+def test_negative_class_ids_are_rejected():
+    """Labels of -1 must have been dropped before scoring (DESIGN.md's rule)."""
+    with pytest.raises(ValueError, match="-1"):
+        label_columns(np.array([0, -1, 1]), regression=False)
