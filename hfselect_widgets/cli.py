@@ -20,20 +20,28 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 
-def _add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("target dataset")
+def _add_dataset_arguments(
+    parser: argparse.ArgumentParser, title: str = "target dataset", optional: bool = False
+) -> None:
+    group = parser.add_argument_group(title)
     group.add_argument(
         "dataset",
-        help="a Hub dataset id (e.g. stanfordnlp/imdb) or a local CSV / JSON lines / Parquet file",
+        nargs="?" if optional else None,
+        default=None,
+        help="a Hub dataset id (e.g. stanfordnlp/imdb) or a local CSV / JSON lines / Parquet file"
+        + (" (default: the bundled demo target)" if optional else ""),
     )
     group.add_argument(
         "--text-col",
         nargs="+",
-        required=True,
+        required=not optional,
+        default=["text"],
         metavar="COL",
         help="text column(s); several columns are joined with ' [SEP] '",
     )
-    group.add_argument("--label-col", required=True, metavar="COL", help="label column")
+    group.add_argument(
+        "--label-col", required=not optional, default="label", metavar="COL", help="label column"
+    )
     group.add_argument("--subset", default=None, help="Hub dataset subset (configuration)")
     group.add_argument("--split", default="train", help="split to sample from (default: train)")
     task = group.add_mutually_exclusive_group()
@@ -57,7 +65,88 @@ def _add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--seed", type=int, default=42, help="sampling seed (default: 42)")
 
 
+def _add_ranking_arguments(parser: argparse.ArgumentParser, demo: bool = False) -> None:
+    pool = parser.add_argument_group("base model and ESMs")
+    pool.add_argument(
+        "--model",
+        default=None,
+        help="base model Hub id or local folder (default: "
+        + (
+            "sentence-transformers/all-MiniLM-L6-v2, pip-packaged, offline)"
+            if demo
+            else "bert-base-multilingual-uncased; with --esm-dir, the model named by the ESMs)"
+        ),
+    )
+    pool.add_argument("--pooling", choices=["pooler", "mean", "cls"], default=None)
+    source = pool.add_mutually_exclusive_group()
+    source.add_argument(
+        "--esm-dir",
+        default=None,
+        help="a folder of ESM folders"
+        + (" (default: the bundled demo collection)" if demo else ""),
+    )
+    source.add_argument(
+        "--esm-repo-id", nargs="+", default=None, metavar="ID", help="ESM repo ids or folders"
+    )
+    if demo:
+        source.add_argument(
+            "--hub", action="store_true", help="rank against every Hub ESM for --model (online)"
+        )
+    pool.add_argument(
+        "--max-mb", type=float, default=None, help="refuse to download more than this many MB"
+    )
+    run = parser.add_argument_group("run and output")
+    run.add_argument("--top", type=int, default=10, help="rows of the printed top list")
+    run.add_argument("--batch-size", type=int, default=128)
+    run.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
+    if demo:
+        run.add_argument(
+            "--out-dir",
+            default="out",
+            help="folder for demo_ranking.csv/.json/.html (default: ./out)",
+        )
+    else:
+        run.add_argument("--output-csv", "-o", default=None, help="write the ranking as CSV")
+        run.add_argument("--output-json", default=None, help="write ranking and metadata as JSON")
+        run.add_argument("--output-html", default=None, help="write a chart and table as HTML")
+    run.add_argument("--no-cache", action="store_true", help="do not cache target embeddings")
+    run.add_argument("--no-progress", action="store_true", help="draw no progress bars")
+
+
+def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    _add_dataset_arguments(parser, title="intermediate dataset to train an ESM for")
+    parser.add_argument("--output-dir", "-o", required=True, help="folder to write the ESM to")
+    parser.add_argument(
+        "--model",
+        default=None,
+        help="base model (default: sentence-transformers/all-MiniLM-L6-v2, pip-packaged)",
+    )
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing ESM folder")
+    lm = parser.add_argument_group("fine-tuning the base model (the paper's recipe by default)")
+    lm.add_argument("--epochs", type=int, default=3)
+    lm.add_argument("--learning-rate", type=float, default=2e-5)
+    lm.add_argument("--train-batch-size", type=int, default=32)
+    lm.add_argument("--weight-decay", type=float, default=0.01)
+    fit = parser.add_argument_group("fitting the ESM")
+    fit.add_argument(
+        "--fit",
+        choices=["least_squares", "hfselect"],
+        default="least_squares",
+        help="closed-form least squares (default) or hfselect's SGD recipe",
+    )
+    fit.add_argument("--ridge", type=float, default=0.0, help="ridge penalty for least squares")
+    fit.add_argument("--esm-epochs", type=int, default=10)
+    fit.add_argument("--esm-learning-rate", type=float, default=1e-2)
+    fit.add_argument("--esm-batch-size", type=int, default=32)
+    meta = parser.add_argument_group("metadata recorded in the ESM config")
+    meta.add_argument("--language", default=None, help="language of the dataset, e.g. en")
+    meta.add_argument("--developers", default=None, help="who trained the ESM")
+    parser.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
+    parser.add_argument("--no-progress", action="store_true", help="draw no progress bars")
+
+
 def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``hfselect-widgets`` (sub-commands rank, demo, train, publish)."""
     parser = argparse.ArgumentParser(
         prog="hfselect-widgets",
         description="Rank intermediate datasets for your target dataset with ESM-LogME.",
@@ -67,63 +156,59 @@ def build_parser() -> argparse.ArgumentParser:
     rank = commands.add_parser(
         "rank",
         help="rank intermediate datasets for a target dataset",
-        description=(
-            "Rank intermediate datasets for a target dataset. ESMs come from the Hub (default: "
-            "every ESM for --model), from --esm-dir, or from --esm-repo-id."
-        ),
+        description="Rank intermediate datasets for a target dataset. ESMs come from the Hub "
+        "(default: every ESM for --model), from --esm-dir, or from --esm-repo-id.",
     )
     _add_dataset_arguments(rank)
-    pool = rank.add_argument_group("base model and ESMs")
-    pool.add_argument(
-        "--model",
-        default=None,
-        help="base model Hub id or local folder (default: bert-base-multilingual-uncased; "
-        "with --esm-dir, the base model named by the ESMs)",
-    )
-    pool.add_argument("--pooling", choices=["pooler", "mean", "cls"], default=None)
-    source = pool.add_mutually_exclusive_group()
-    source.add_argument("--esm-dir", default=None, help="a folder of ESM folders")
-    source.add_argument(
-        "--esm-repo-id", nargs="+", default=None, metavar="ID", help="ESM repo ids or folders"
-    )
-    pool.add_argument(
-        "--max-mb",
-        type=float,
-        default=None,
-        help="refuse to download more than this many MB of ESMs",
-    )
-    run = rank.add_argument_group("run and output")
-    run.add_argument("--top", type=int, default=10, help="rows of the printed top list")
-    run.add_argument("--batch-size", type=int, default=128)
-    run.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
-    run.add_argument("--output-csv", "-o", default=None, help="write the ranking as CSV")
-    run.add_argument("--output-json", default=None, help="write the ranking and metadata as JSON")
-    run.add_argument("--no-cache", action="store_true", help="do not cache the target's embeddings")
-    run.add_argument("--no-progress", action="store_true", help="draw no progress bars")
-    commands.add_parser(
+    _add_ranking_arguments(rank)
+    demo = commands.add_parser(
         "demo",
-        help="rank the demo target against the bundled demo ESMs (offline)",
-        description="The offline main job. The bundled demo ESM collection arrives with the "
-        "training issue (#3); until then this command says so and fails.",
+        help="the offline main job: rank the demo target against the bundled demo ESMs",
+        description="Rank the bundled demo target (or DATASET) against the bundled demo ESM "
+        "collection (or --esm-dir / --esm-repo-id / --hub) with the pip-packaged MiniLM, "
+        "print the top list and write CSV, JSON and an HTML chart to --out-dir.",
     )
+    _add_dataset_arguments(demo, optional=True)
+    _add_ranking_arguments(demo, demo=True)
+    train = commands.add_parser(
+        "train",
+        help="fine-tune the base model on a dataset and fit an ESM for it",
+        description="Dataset in, ESM folder out: fine-tune the base model, embed the dataset "
+        "with the base and the fine-tuned model, fit the map, save in hfselect's format.",
+    )
+    _add_train_arguments(train)
+    publish = commands.add_parser(
+        "publish",
+        help="upload an ESM folder to the Hugging Face Hub",
+        description="Create REPO_ID and upload config, weights and a model card that makes the "
+        "ESM discoverable. Uses the token of `huggingface-cli login` or HF_TOKEN.",
+    )
+    publish.add_argument("esm_dir", help="the ESM folder to publish")
+    publish.add_argument("repo_id", help="the Hub repo to create, e.g. your-name/esm-my-dataset")
+    publish.add_argument("--private", action="store_true", help="create a private repo")
+    publish.add_argument(
+        "--overwrite", action="store_true", help="replace the ESM in an existing repo"
+    )
+    publish.add_argument("--exist-ok", action="store_true", help="accept an existing empty repo")
+    publish.add_argument("--license", default="apache-2.0", help="licence in the model card")
     return parser
 
 
-def _load_dataset(args: argparse.Namespace):
+def _load_dataset(args: argparse.Namespace, dataset: str | None = None):
     from .engine.data import Dataset
 
     text_col = args.text_col[0] if len(args.text_col) == 1 else list(args.text_col)
-    num_examples = args.num_examples or None
     common = dict(
         text_col=text_col,
         label_col=args.label_col,
         is_regression=args.is_regression,
-        num_examples=num_examples,
+        num_examples=args.num_examples or None,
         seed=args.seed,
     )
-    if Path(args.dataset).expanduser().is_file():
-        return Dataset.from_file(Path(args.dataset).expanduser(), **common)
-    return Dataset.from_hugging_face(args.dataset, split=args.split, subset=args.subset, **common)
+    source = dataset or args.dataset
+    if Path(source).expanduser().is_file():
+        return Dataset.from_file(Path(source).expanduser(), **common)
+    return Dataset.from_hugging_face(source, split=args.split, subset=args.subset, **common)
 
 
 def _model_for_esm_dir(esm_dir: str) -> str | None:
@@ -140,22 +225,20 @@ def _model_for_esm_dir(esm_dir: str) -> str | None:
     return names.pop() if len(names) == 1 else None
 
 
-def run_rank(args: argparse.Namespace) -> int:
+def _rank(args: argparse.Namespace, dataset, model: str | None, esm_dir: str | None):
     from .engine.progress import TqdmProgress
     from .engine.ranking import compute_task_ranking
 
-    dataset = _load_dataset(args)
-    model = args.model
-    if model is None and args.esm_dir:
-        model = _model_for_esm_dir(args.esm_dir)
+    if model is None and esm_dir:
+        model = _model_for_esm_dir(esm_dir)
     cancel = threading.Event()
     with TqdmProgress(disable=args.no_progress, file=sys.stderr) as progress:
         try:
-            ranking = compute_task_ranking(
+            return compute_task_ranking(
                 dataset,
                 model_name=model,
                 esm_repo_ids=args.esm_repo_id,
-                esm_dir=args.esm_dir,
+                esm_dir=esm_dir,
                 batch_size=args.batch_size,
                 device_name=args.device,
                 progress=progress,
@@ -167,19 +250,128 @@ def run_rank(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             cancel.set()
             raise
-    print(f"Top {min(args.top, len(ranking))} of {len(ranking)} intermediate datasets:")
-    print("\n".join(ranking[: args.top]._format_lines(score_rounding=6)))
+
+
+def _print_ranking(ranking, top: int) -> None:
+    print(f"Top {min(top, len(ranking))} of {len(ranking)} intermediate datasets:")
+    print("\n".join(ranking[:top]._format_lines(score_rounding=6)))
     if ranking.failures:
         print(f"\n{len(ranking.failures)} ESMs were skipped:", file=sys.stderr)
         for source, reason in list(ranking.failures.items())[:10]:
             print(f"  {source}: {reason}", file=sys.stderr)
         if len(ranking.failures) > 10:
             print(f"  ... and {len(ranking.failures) - 10} more", file=sys.stderr)
-    for path, writer in ((args.output_csv, ranking.to_csv), (args.output_json, ranking.to_json)):
+
+
+def _write_outputs(ranking, csv_path=None, json_path=None, html_path=None, top: int = 15) -> None:
+    from .static_chart import write_ranking_html
+
+    for path, write in (
+        (csv_path, ranking.to_csv),
+        (json_path, ranking.to_json),
+        (html_path, lambda p: write_ranking_html(ranking, p, top=top)),
+    ):
         if path:
-            writer(path)
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            write(path)
             print(f"Wrote {os.path.abspath(path)}")
+
+
+def run_rank(args: argparse.Namespace) -> int:
+    dataset = _load_dataset(args)
+    ranking = _rank(args, dataset, args.model, args.esm_dir)
+    _print_ranking(ranking, args.top)
+    _write_outputs(ranking, args.output_csv, args.output_json, args.output_html)
     return 0
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    from . import demo
+    from .engine.model_ids import DEMO_MODEL
+
+    dataset_path = args.dataset or str(demo.demo_target_path())
+    dataset = _load_dataset(args, dataset_path)
+    use_bundled = not (args.esm_dir or args.esm_repo_id or args.hub)
+    esm_dir = str(demo.demo_esm_dir()) if use_bundled else args.esm_dir
+    model = args.model or DEMO_MODEL
+    where = "the bundled demo ESMs" if use_bundled else (esm_dir or "the Hub")
+    print(f"Ranking {dataset_path} ({len(dataset)} examples) against {where} with {model}")
+    ranking = _rank(args, dataset, model, esm_dir)
+    _print_ranking(ranking, args.top)
+    out = Path(args.out_dir)
+    _write_outputs(
+        ranking,
+        out / "demo_ranking.csv",
+        out / "demo_ranking.json",
+        out / "demo_ranking.html",
+    )
+    return 0
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from .engine.finetune import FineTuneConfig
+    from .engine.model_ids import DEMO_MODEL
+    from .engine.progress import TqdmProgress
+    from .engine.trainer import train_esm
+
+    dataset = _load_dataset(args)
+    finetune = FineTuneConfig(
+        num_epochs=args.epochs,
+        learning_rate=args.learning_rate,
+        batch_size=args.train_batch_size,
+        weight_decay=args.weight_decay,
+        seed=args.seed,
+    )
+    sgd = {
+        "num_epochs": args.esm_epochs,
+        "learning_rate": args.esm_learning_rate,
+        "batch_size": args.esm_batch_size,
+    }
+    cancel = threading.Event()
+    with TqdmProgress(disable=args.no_progress, file=sys.stderr) as progress:
+        try:
+            trained = train_esm(
+                dataset,
+                args.model or DEMO_MODEL,
+                args.output_dir,
+                fit=args.fit,
+                ridge=args.ridge,
+                finetune=finetune,
+                esm_sgd_kwargs=sgd if args.fit == "hfselect" else None,
+                overwrite=args.overwrite,
+                developers=args.developers,
+                language=args.language,
+                device=args.device,
+                progress=progress,
+                cancel=cancel,
+            )
+        except KeyboardInterrupt:
+            cancel.set()
+            raise
+    quality = trained.fit.holdout_quality
+    print(f"Wrote the ESM to {os.path.abspath(trained.output_dir)}")
+    print(
+        f"Fit ({trained.fit.method}) on held-out 10 %: MSE {quality.mse:.6g}, R² {quality.r2:.4f}"
+    )
+    return 0
+
+
+def run_publish(args: argparse.Namespace) -> int:
+    from .engine.publish import publish_esm
+
+    result = publish_esm(
+        args.esm_dir,
+        args.repo_id,
+        private=args.private,
+        exist_ok=args.exist_ok,
+        overwrite=args.overwrite,
+        license=args.license,
+    )
+    print(f"Published {', '.join(result.files)} to {result.url}")
+    return 0
+
+
+COMMANDS = {"rank": run_rank, "demo": run_demo, "train": run_train, "publish": run_publish}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -192,24 +384,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     try:
-        if args.command == "rank":
-            return run_rank(args)
-        if args.command == "demo":
-            print(
-                "error: the bundled demo ESM collection is not built yet (training issue #3). "
-                "Rank your own data with: hfselect-widgets rank DATASET --text-col ... "
-                "--label-col ... [--esm-dir DIR]",
-                file=sys.stderr,
-            )
-            return EXIT_USAGE
+        return COMMANDS[args.command](args)
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
         return EXIT_INTERRUPTED
     except HfselectWidgetsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    parser.error(f"unknown command {args.command!r}")
-    return EXIT_USAGE
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -35,12 +35,13 @@ def setup(tmp_path_factory):
 def test_rank_csv_against_folder_prints_top_list_and_writes_outputs(setup, tmp_path, capsys):
     """`rank FILE --esm-dir DIR` prints the top list, reports skipped ESMs and writes CSV/JSON."""
     model, esms, data = setup
-    out_csv, out_json = tmp_path / "r.csv", tmp_path / "r.json"
+    out_csv, out_json, out_html = tmp_path / "r.csv", tmp_path / "r.json", tmp_path / "r.html"
     code = cli.main(
         [
             "rank", str(data), "--text-col", "sentence", "--label-col", "label",
             "--model", str(model), "--esm-dir", str(esms), "--top", "2",
-            "-o", str(out_csv), "--output-json", str(out_json), "--no-progress",
+            "-o", str(out_csv), "--output-json", str(out_json), "--output-html", str(out_html),
+            "--no-progress",
         ]
     )  # fmt: skip
     captured = capsys.readouterr()
@@ -52,6 +53,8 @@ def test_rank_csv_against_folder_prints_top_list_and_writes_outputs(setup, tmp_p
     metadata = json.loads(out_json.read_text())["metadata"]
     assert metadata["dataset"]["label_column"] == "label"
     assert metadata["num_examples"] == 64
+    page = out_html.read_text()
+    assert page.count("<rect ") == 3 and "org/task" in page and "<script" not in page
 
 
 def test_unknown_column_is_one_clear_line_with_exit_status_2(setup, capsys):
