@@ -299,3 +299,96 @@ __all__ = [
     "InvalidTaskRankingError",
     "RankingCancelled",
 ]
+
+
+# --- publishing ESMs to the Hub ----------------------------------------------------------------
+
+LOGIN_HINT = (
+    "Log in once with `hf auth login` (or `huggingface-cli login`) in a terminal or "
+    "`huggingface_hub.notebook_login()` in a notebook, set the HF_TOKEN environment variable, "
+    "or pass token=... (create a token with write access at "
+    "https://huggingface.co/settings/tokens)."
+)
+
+
+class PublishError(HfselectWidgetsError):
+    """Publishing an ESM to the Hugging Face Hub was refused or failed."""
+
+
+class MissingTokenError(PublishError, PermissionError):
+    """No Hugging Face token is available, and publishing needs one with write access."""
+
+    def __init__(self, detail: str | None = None):
+        msg = "No Hugging Face token found: publishing an ESM needs a token with write access. "
+        if detail:
+            msg += f"({detail}) "
+        super().__init__(msg + LOGIN_HINT)
+
+
+class RepoExistsError(PublishError, FileExistsError):
+    """The target Hub repo exists and publishing would replace what it holds."""
+
+    def __init__(self, repo_id: str, message: str):
+        self.repo_id = repo_id
+        super().__init__(message)
+
+
+class UploadError(PublishError, OSError):
+    """A Hub call made while publishing (check, create or upload) failed; ``cause`` says why."""
+
+    def __init__(self, repo_id: str, action: str, cause: str, hint: str | None = None):
+        self.repo_id, self.action, self.cause = repo_id, action, cause
+        msg = f"Publishing to {repo_id!r} failed while {action}: {cause}"
+        if hint:
+            msg += f" {hint}"
+        super().__init__(msg)
+
+
+__all__ += ["PublishError", "MissingTokenError", "RepoExistsError", "UploadError"]
+
+
+# --- training ESMs ---------------------------------------------------------------------------
+
+
+class TrainingError(HfselectWidgetsError):
+    """Fine-tuning the base model or fitting an ESM failed (e.g. the loss became NaN)."""
+
+
+class TrainingConfigError(TrainingError, ValueError):
+    """A training hyper-parameter or option has an invalid value."""
+
+
+class EmbeddingDatasetError(TrainingError, ValueError):
+    """Embedding pairs are inconsistent, or an embedding dataset file cannot be read."""
+
+
+class PickledMetadataError(EmbeddingDatasetError):
+    """An embedding dataset file stores its metadata as a pickle and pickles were not allowed."""
+
+    def __init__(self, path: str):
+        self.path = path
+        super().__init__(
+            f"The embedding dataset {path!r} stores its metadata as a Python pickle (as "
+            "hf-dataset-selector writes it). Loading a pickle can run arbitrary code, so it is "
+            "refused by default: pass allow_pickle=True only if you trust the file."
+        )
+
+
+class OutputExistsError(HfselectWidgetsError, FileExistsError):
+    """The output folder already exists and holds files; nothing was overwritten."""
+
+    def __init__(self, path: str):
+        self.path = path
+        super().__init__(
+            f"{path!r} already exists and is not an empty folder. Choose another output "
+            "folder, delete it, or pass overwrite=True to replace it."
+        )
+
+
+__all__ += [
+    "TrainingError",
+    "TrainingConfigError",
+    "EmbeddingDatasetError",
+    "PickledMetadataError",
+    "OutputExistsError",
+]

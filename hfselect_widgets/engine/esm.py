@@ -181,6 +181,20 @@ class ESMConfig:
             return getattr(self, name)
         return self.extra[name]
 
+    def update(self, values: Mapping[str, Any]) -> None:
+        """Set several keys at once, as ``PretrainedConfig.update`` (hfselect's trainer uses it).
+
+        hfselect keys become attributes, ``repo_id``/``source`` set the (unsaved) origin as in
+        the constructor, and every other key goes to ``extra``.
+        """
+        for key, value in dict(values).items():
+            if key == "text_column" and isinstance(value, tuple):
+                value = list(value)
+            if key in ESM_CONFIG_KEYS or key in ("repo_id", "source"):
+                setattr(self, key, value)
+            else:
+                self.extra[key] = value
+
     def __eq__(self, other: object) -> bool:
         return isinstance(other, ESMConfig) and self.to_dict() == other.to_dict()
 

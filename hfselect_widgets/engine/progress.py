@@ -11,7 +11,8 @@ Stage names used by the engine (front ends may show one bar per stage):
 ``"download"``  ESM weights downloaded or loaded (unit: ESM)
 ``"embedding"`` target texts embedded with the base model (unit: text)
 ``"scoring"``   ESMs scored with LogME (unit: ESM)
-``"training"``  fine-tuning / ESM fitting steps (unit: step)
+``"training"``  fine-tuning steps of the base model (unit: step)
+``"esm_fit"``   ESM fitting (unit: step)
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ STAGE_DOWNLOAD = "download"
 STAGE_EMBEDDING = "embedding"
 STAGE_SCORING = "scoring"
 STAGE_TRAINING = "training"
+STAGE_ESM_FIT = "esm_fit"
 
 STAGE_UNITS = {
     STAGE_METADATA: "ESM",
@@ -33,6 +35,7 @@ STAGE_UNITS = {
     STAGE_EMBEDDING: "text",
     STAGE_SCORING: "ESM",
     STAGE_TRAINING: "step",
+    STAGE_ESM_FIT: "step",
 }
 
 STAGE_DESCRIPTIONS = {
@@ -40,7 +43,8 @@ STAGE_DESCRIPTIONS = {
     STAGE_DOWNLOAD: "ESM download",
     STAGE_EMBEDDING: "Embedding",
     STAGE_SCORING: "Scoring",
-    STAGE_TRAINING: "Training",
+    STAGE_TRAINING: "Fine-tuning",
+    STAGE_ESM_FIT: "Fitting ESM",
 }
 
 ProgressCallback = Callable[[str, int, "int | None"], None]

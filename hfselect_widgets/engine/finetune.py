@@ -1,0 +1,334 @@
+"""Fine-tune a base language model on an intermediate dataset (the first step of training an ESM).
+
+The model is trained with a small head on the *same pooled embedding* that ranking uses (see
+:func:`embedding.pool`): mean pooling for sentence-transformers models, the pooler output for
+BERT, the first token for DistilBERT/RoBERTa. A classification dataset gets
+``Dropout + Linear(D, num_classes)`` with cross-entropy, a regression dataset
+``Dropout + Linear(D, 1)`` with mean squared error, as ``*ForSequenceClassification`` models do.
+The ESM later learns how this fine-tuning moved the pooled embeddings.
+
+Defaults follow the ESM-LogME paper: 3 epochs, learning rate 2e-5, batch size 32, AdamW with
+weight decay 0.01, a linear learning-rate schedule (no warm-up), gradients clipped to norm 1.0,
+texts truncated to 128 tokens. Everything is overridable through :class:`FineTuneConfig`.
+
+Runs are reproducible for a seed on one machine: the head's initialisation, dropout and the
+batch order are drawn from RNGs seeded with ``config.seed`` (the global torch RNG state is
+restored afterwards). The base model is never modified: training works on a private copy.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import nn
+
+from .embedding import (
+    DEFAULT_MAX_LENGTH,
+    BaseModel,
+    _pad_batch,
+    _pad_token_id,
+    load_base_model,
+    pool,
+    resolve_device,
+)
+from .errors import TrainingConfigError, TrainingError
+from .progress import STAGE_TRAINING, CancelToken, ProgressCallback, check_cancel, report
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from .data import Dataset
+
+OPTIMIZERS = ("adamw", "adam", "sgd")
+
+
+@dataclass
+class FineTuneConfig:
+    """Hyper-parameters of fine-tuning the base model (defaults: the ESM-LogME paper's recipe).
+
+    Attributes:
+        num_epochs: passes over the dataset.
+        learning_rate: peak learning rate (the schedule decays it linearly to 0).
+        batch_size: texts per optimisation step.
+        weight_decay: decoupled weight decay (AdamW), applied to all parameters.
+        optimizer: ``"adamw"`` (default), ``"adam"`` or ``"sgd"``.
+        warmup_ratio: fraction of the steps with a linear warm-up (0 = none).
+        max_length: texts are truncated to this many tokens (ranking uses 128).
+        seed: seeds the head, dropout and the batch order.
+        max_grad_norm: gradients are clipped to this norm; ``None`` disables clipping.
+        head_dropout: dropout before the head; ``None`` takes the model's own
+            (``classifier_dropout`` or ``hidden_dropout_prob``, else 0.1).
+    """
+
+    num_epochs: int = 3
+    learning_rate: float = 2e-5
+    batch_size: int = 32
+    weight_decay: float = 0.01
+    optimizer: str = "adamw"
+    warmup_ratio: float = 0.0
+    max_length: int = DEFAULT_MAX_LENGTH
+    seed: int = 42
+    max_grad_norm: float | None = 1.0
+    head_dropout: float | None = None
+
+    def validate(self) -> None:
+        """Raise :class:`TrainingConfigError` naming the first invalid value."""
+
+        def bad(name: str, rule: str) -> TrainingConfigError:
+            return TrainingConfigError(
+                f"Fine-tuning {name} must be {rule}, got {getattr(self, name)!r}."
+            )
+
+        for name in ("num_epochs", "batch_size", "max_length"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise bad(name, "a positive integer")
+        if not _is_number(self.learning_rate) or not self.learning_rate > 0:
+            raise bad("learning_rate", "a positive number")
+        if not _is_number(self.weight_decay) or self.weight_decay < 0:
+            raise bad("weight_decay", "a number >= 0")
+        if not _is_number(self.warmup_ratio) or not 0 <= self.warmup_ratio < 1:
+            raise bad("warmup_ratio", "in [0, 1)")
+        if self.optimizer not in OPTIMIZERS:
+            raise bad("optimizer", f"one of {', '.join(map(repr, OPTIMIZERS))}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise bad("seed", "an integer")
+        if self.max_grad_norm is not None and (
+            not _is_number(self.max_grad_norm) or not self.max_grad_norm > 0
+        ):
+            raise bad("max_grad_norm", "a positive number or None")
+        if self.head_dropout is not None and (
+            not _is_number(self.head_dropout) or not 0 <= self.head_dropout < 1
+        ):
+            raise bad("head_dropout", "in [0, 1) or None")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The hyper-parameters as a plain dict."""
+        return asdict(self)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+@dataclass
+class FineTuneResult:
+    """The outcome of :func:`fine_tune`.
+
+    Attributes:
+        encoder: the fine-tuned encoder as a :class:`BaseModel` (same class as the base
+            model's encoder, same tokenizer, pooling and maximum length; in eval mode), ready
+            for :func:`embedding.embed_texts`.
+        head: the trained head (dropout + linear layer on the pooled embedding).
+        losses: the training loss of every step.
+        seconds: wall-clock time of the training loop.
+        config: the hyper-parameters used.
+        num_steps: optimisation steps taken.
+    """
+
+    encoder: BaseModel
+    head: nn.Module
+    losses: list[float]
+    seconds: float
+    config: FineTuneConfig
+    num_steps: int
+
+    @property
+    def model(self) -> Any:
+        """The fine-tuned transformers encoder (``encoder.model``)."""
+        return self.encoder.model
+
+
+def _head_dropout(model: Any, config: FineTuneConfig) -> float:
+    if config.head_dropout is not None:
+        return float(config.head_dropout)
+    model_config = getattr(model, "config", None)
+    for name in ("classifier_dropout", "seq_classif_dropout", "hidden_dropout_prob", "dropout"):
+        value = getattr(model_config, name, None)
+        if _is_number(value) and 0 <= value < 1:
+            return float(value)
+    return 0.1
+
+
+def _make_optimizer(parameters: list[nn.Parameter], config: FineTuneConfig):
+    if config.optimizer == "adamw":
+        return torch.optim.AdamW(
+            parameters, lr=config.learning_rate, weight_decay=config.weight_decay
+        )
+    if config.optimizer == "adam":
+        return torch.optim.Adam(
+            parameters, lr=config.learning_rate, weight_decay=config.weight_decay
+        )
+    return torch.optim.SGD(parameters, lr=config.learning_rate, weight_decay=config.weight_decay)
+
+
+def linear_schedule(optimizer: torch.optim.Optimizer, num_warmup_steps: int, num_steps: int):
+    """transformers' ``get_linear_schedule_with_warmup``, without importing transformers."""
+
+    def factor(step: int) -> float:
+        if step < num_warmup_steps:
+            return step / max(1, num_warmup_steps)
+        return max(0.0, (num_steps - step) / max(1, num_steps - num_warmup_steps))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def _private_copy(
+    base_model: BaseModel | str | os.PathLike,
+    config: FineTuneConfig,
+    device: torch.device,
+    pooling: str | None,
+) -> BaseModel:
+    """A base model whose weights nobody else holds, on ``device``, ready to train."""
+    if isinstance(base_model, BaseModel):
+        # The given model may be shared through the in-process model cache: never train it.
+        model = copy.deepcopy(base_model.model)
+        private = BaseModel(
+            model=model,
+            tokenizer=base_model.tokenizer,
+            model_id=base_model.model_id,
+            load_from=base_model.load_from,
+            pooling=pooling or base_model.pooling,
+            embedding_dim=base_model.embedding_dim,
+            device=device,
+            max_length=config.max_length,
+        )
+    else:
+        private = load_base_model(
+            base_model, pooling=pooling, device=device, max_length=config.max_length, reuse=False
+        )
+    private.model.to(device)
+    for parameter in private.model.parameters():
+        parameter.requires_grad_(True)
+    return private
+
+
+def fine_tune(
+    base_model: BaseModel | str | os.PathLike,
+    dataset: Dataset,
+    config: FineTuneConfig | None = None,
+    *,
+    device: str | torch.device = "auto",
+    pooling: str | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> FineTuneResult:
+    """Fine-tune ``base_model`` on ``dataset`` (classification or regression) and return it.
+
+    Args:
+        base_model: a loaded :class:`BaseModel` (it is copied, never modified) or a Hub id /
+            local folder (loaded privately with ``load_base_model(..., reuse=False)``).
+        dataset: the labelled dataset (:class:`data.Dataset`); ``dataset.is_regression``
+            picks the head and loss.
+        config: hyper-parameters (default: the paper's recipe, see :class:`FineTuneConfig`).
+        device: ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda"``, ...
+        pooling: overrides the base model's pooling (default: the one ranking uses).
+        progress: called as ``progress("training", steps_done, total_steps)``.
+        cancel: checked before every step; when set, :class:`RankingCancelled` is raised.
+
+    Raises:
+        TrainingConfigError: an invalid hyper-parameter.
+        TrainingError: the loss became NaN or infinite (lower the learning rate).
+        ModelLoadError, PoolingError: the base model cannot be loaded or pooled as asked.
+        RankingCancelled: ``cancel`` was set.
+    """
+    config = config or FineTuneConfig()
+    config.validate()
+    torch_device = resolve_device(device)
+    check_cancel(cancel, STAGE_TRAINING)
+    encoder = _private_copy(base_model, config, torch_device, pooling)
+    model, tokenizer = encoder.model, encoder.tokenizer
+
+    texts = list(dataset.texts)
+    count = len(texts)
+    encoded = tokenizer(
+        texts,
+        truncation=True,
+        max_length=config.max_length,
+        padding=False,
+        return_token_type_ids=False,
+        return_attention_mask=False,
+    )["input_ids"]
+    pad_id = _pad_token_id(tokenizer)
+    if dataset.is_regression:
+        labels = torch.as_tensor(dataset.labels, dtype=torch.float32)
+        num_outputs, loss_function = 1, nn.MSELoss()
+    else:
+        labels = torch.as_tensor(dataset.labels, dtype=torch.long)
+        num_outputs, loss_function = int(dataset.num_classes or 1), nn.CrossEntropyLoss()
+
+    steps_per_epoch = math.ceil(count / config.batch_size)
+    total_steps = steps_per_epoch * config.num_epochs
+    losses: list[float] = []
+    report(progress, STAGE_TRAINING, 0, total_steps)
+    rng_devices = [torch_device.index or 0] if torch_device.type == "cuda" else []
+    start = time.perf_counter()
+    # Seed the head, dropout and shuffling without disturbing the caller's RNG state.
+    with torch.random.fork_rng(devices=rng_devices):
+        torch.manual_seed(config.seed)
+        head = nn.Sequential(
+            nn.Dropout(_head_dropout(model, config)),
+            nn.Linear(encoder.embedding_dim, num_outputs),
+        ).to(torch_device)
+        shuffler = torch.Generator().manual_seed(config.seed)
+        parameters = list(model.parameters()) + list(head.parameters())
+        optimizer = _make_optimizer(parameters, config)
+        warmup = math.ceil(config.warmup_ratio * total_steps)
+        scheduler = linear_schedule(optimizer, warmup, total_steps)
+        model.train()
+        head.train()
+        try:
+            for _epoch in range(config.num_epochs):
+                order = torch.randperm(count, generator=shuffler)
+                for first in range(0, count, config.batch_size):
+                    check_cancel(cancel, STAGE_TRAINING)
+                    batch = order[first : first + config.batch_size]
+                    input_ids, attention_mask = _pad_batch(
+                        [encoded[i] for i in batch.tolist()], pad_id
+                    )
+                    input_ids = input_ids.to(torch_device)
+                    attention_mask = attention_mask.to(torch_device)
+                    outputs = model(input_ids=input_ids, attention_mask=attention_mask)
+                    logits = head(pool(outputs, attention_mask, encoder.pooling))
+                    target = labels[batch].to(torch_device)
+                    if dataset.is_regression:
+                        logits = logits.squeeze(-1)
+                    loss = loss_function(logits, target)
+                    if not torch.isfinite(loss):
+                        raise TrainingError(
+                            f"Fine-tuning diverged: the loss became {loss.item()} at step "
+                            f"{len(losses) + 1}. Lower the learning rate (now "
+                            f"{config.learning_rate}) or check the labels for extreme values."
+                        )
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    if config.max_grad_norm is not None:
+                        torch.nn.utils.clip_grad_norm_(parameters, config.max_grad_norm)
+                    optimizer.step()
+                    scheduler.step()
+                    losses.append(float(loss.item()))
+                    report(progress, STAGE_TRAINING, len(losses), total_steps)
+        finally:
+            model.eval()
+            head.eval()
+    # It is no longer the Hub model, and no embedding cache may mistake it for the base model
+    # (or for another fine-tuning of it).
+    encoder._model_identity = f"{encoder.name}|fine-tuned={uuid.uuid4().hex}"
+    encoder.load_from = f"{encoder.load_from} (fine-tuned)"
+    encoder.model_id = None
+    return FineTuneResult(
+        encoder=encoder,
+        head=head,
+        losses=losses,
+        seconds=time.perf_counter() - start,
+        config=config,
+        num_steps=len(losses),
+    )
+
+
+__all__ = ["FineTuneConfig", "FineTuneResult", "fine_tune", "linear_schedule", "OPTIMIZERS"]

@@ -1,0 +1,704 @@
+"""Publish an ESM to the Hugging Face Hub so that hfselect and hfselect_widgets can find it.
+
+What gets uploaded is staged in a temporary folder first: ``config.json`` and
+``model.safetensors`` in hfselect's format (``model.*`` tensors, ``version: "0.2.1"``; legacy
+ESMs are converted) and a ``README.md`` model card. The staged folder must load back with
+:meth:`ESM.from_pretrained <hfselect_widgets.engine.esm.ESM.from_pretrained>` and give the
+source's weights before anything is written to the Hub.
+
+Discovery depends on the card's metadata, as in hf-dataset-selector: the tag
+``embedding_space_map`` plus the ``base_model`` field, from which the Hub derives the
+``base_model:<id>`` tags that ``HfApi.list_models`` filters on; hfselect also writes the tag
+``BaseLM:<base model>``, ``datasets: [task_id]`` and ``license: apache-2.0``.
+
+Safety rules: the token comes from the caller, the ``HfApi`` object, ``HF_TOKEN`` or the stored
+login and is never printed, stored or put in a message; an existing repo is only written to
+when the caller asked for it (``exist_ok`` for an empty repo, ``overwrite`` to replace an ESM);
+a repo that holds something other than an ESM is never touched.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .errors import (
+    ESMLoadError,
+    InvalidESMConfigError,
+    MissingTokenError,
+    PublishError,
+    RepoExistsError,
+    UploadError,
+)
+from .esm import (
+    CONFIG_NAME,
+    ESM,
+    PYTORCH_BIN_NAME,
+    SAFETENSORS_NAME,
+    ESMConfig,
+)
+from .model_ids import canonical_model_id
+
+README_NAME = "README.md"
+ESM_TAG = "embedding_space_map"
+BASE_LM_TAG_PREFIX = "BaseLM:"
+DEFAULT_LICENSE = "apache-2.0"
+
+PAPER_URL = "https://aclanthology.org/2024.emnlp-main.529/"
+PAPER_BIBTEX = """\
+@inproceedings{schulte-etal-2024-less,
+    title = "Less is More: Parameter-Efficient Selection of Intermediate Tasks for Transfer Learning",
+    author = "Schulte, David  and
+      Hamborg, Felix  and
+      Akbik, Alan",
+    booktitle = "Proceedings of the 2024 Conference on Empirical Methods in Natural Language Processing",
+    month = nov,
+    year = "2024",
+    address = "Miami, Florida, USA",
+    publisher = "Association for Computational Linguistics",
+    url = "https://aclanthology.org/2024.emnlp-main.529/",
+    doi = "10.18653/v1/2024.emnlp-main.529",
+    pages = "9431--9442",
+}"""
+
+# Files an existing repo may hold and still count as "empty" (what the Hub's "create repo" page
+# writes), and the files an ESM repo may hold (hfselect's trainer writes train_info.json).
+_EMPTY_REPO_FILES = frozenset({".gitattributes", README_NAME})
+_ESM_REPO_FILES = _EMPTY_REPO_FILES | {
+    CONFIG_NAME,
+    SAFETENSORS_NAME,
+    PYTORCH_BIN_NAME,
+    "train_info.json",
+}
+# Files of an old ESM that would be left stale beside the new upload (deleted in the same commit).
+_STALE_ESM_FILES = (PYTORCH_BIN_NAME, "train_info.json")
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    """What :func:`publish_esm` did.
+
+    Attributes:
+        repo_id: the Hub repo (``namespace/name``).
+        url: the repo's page on the Hub.
+        files: the names of the uploaded files, sorted.
+        created: whether the repo was created (``False``: an existing repo was reused).
+        commit_url: the upload commit's page, when the Hub reported it.
+    """
+
+    repo_id: str
+    url: str
+    files: list[str] = field(default_factory=list)
+    created: bool = True
+    commit_url: str | None = None
+
+
+# --- model card ------------------------------------------------------------------------------
+
+
+def _is_hub_id(name: object) -> bool:
+    """Whether ``name`` is a syntactically valid Hub repo id (``name`` or ``namespace/name``)."""
+    if not isinstance(name, str) or not name:
+        return False
+    from huggingface_hub.utils import validate_repo_id
+
+    try:
+        validate_repo_id(name)
+    except Exception:  # HFValidationError: not an id (e.g. a local path)
+        return False
+    return True
+
+
+_MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+!|~])")
+
+
+def _md(value: Any) -> str:
+    """``value`` as inline Markdown text: HTML and Markdown syntax escaped, on one line."""
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_md(v) for v in value)
+    if isinstance(value, float):
+        text = f"{value:.6g}"
+    else:
+        text = str(value)
+    text = " ".join(text.split())  # newlines would end a table row or list item
+    return _MARKDOWN_SPECIALS.sub(r"\\\1", html.escape(text, quote=False))
+
+
+def _code(value: Any) -> str:
+    """``value`` as an inline code span (Markdown escapes do not work inside one)."""
+    text = " ".join(str(value).split())
+    return _md(text) if "`" in text or not text else f"`{text}`"
+
+
+def _rows(pairs: list[tuple[str, Any]]) -> list[str]:
+    """A two-column Markdown table of the pairs whose value is known."""
+    lines = ["| | |", "|---|---|"]
+    lines += [f"| {label} | {_md(value)} |" for label, value in pairs if value not in (None, "")]
+    return lines if len(lines) > 2 else []
+
+
+def card_metadata(config: ESMConfig, license: str = DEFAULT_LICENSE) -> dict[str, Any]:
+    """The model card's YAML metadata for ``config``, as a dict (see :func:`build_model_card`).
+
+    ``base_model`` is the canonical Hub id (``bert-base-uncased`` ->
+    ``google-bert/bert-base-uncased``) because the Hub's ``base_model:<id>`` tags, which
+    discovery filters on, name canonical ids; the ``BaseLM:`` tag keeps the config's spelling,
+    as hfselect writes it. ``datasets`` lists ``task_id`` when it is a Hub id (a local file
+    name would only leak a path).
+    """
+    base_model = str(config.base_model_name)
+    metadata: dict[str, Any] = {
+        "license": license,
+        "base_model": canonical_model_id(base_model),
+        "tags": [ESM_TAG, f"{BASE_LM_TAG_PREFIX}{base_model}"],
+    }
+    if _is_hub_id(config.task_id):
+        metadata["datasets"] = [config.task_id]
+    return metadata
+
+
+def build_model_card(
+    config: ESMConfig, *, repo_id: str | None = None, license: str = DEFAULT_LICENSE
+) -> str:
+    """The ``README.md`` model card of an ESM: YAML metadata, then what, how trained, how to use.
+
+    A pure function of the config. The metadata is rendered by
+    ``huggingface_hub.ModelCardData`` (so user strings are quoted as YAML needs); strings in the
+    text are escaped for Markdown/HTML. ``repo_id`` goes into the usage snippets (a placeholder
+    when unknown). Fit quality appears when the config has the ``esm_fit_*`` extra keys that
+    ``train_esm`` records.
+    """
+    from huggingface_hub import ModelCard, ModelCardData
+
+    config.validate()
+    metadata = card_metadata(config, license=license)
+    card_data = ModelCardData(**metadata)
+    extra = config.extra
+    base = str(config.base_model_name)
+    # Only ids go into the Python snippets, so no user string can break out of a code block.
+    repo = repo_id if _is_hub_id(repo_id) else "your-username/your-esm"
+    base_id = base if _is_hub_id(base) else "your-base-model"
+
+    task = _md(config.task_id)
+    if config.task_subset:
+        task += f" (subset {_md(config.task_subset)})"
+    dim = config.esm_embedding_dim
+    shape = f"{dim} x {dim} " if dim else ""
+
+    lines = [
+        f"# Embedding Space Map for {task}",
+        "",
+        f"An **Embedding Space Map (ESM)** for the base model {_code(base)}, trained on the "
+        f"intermediate dataset {task}. It approximates how fine-tuning {_code(base)} on that "
+        f"dataset moves the model's text embeddings, with one linear layer "
+        f"(`y = x W^T + b`, a {shape}map, architecture {_code(config.esm_architecture)}).",
+        "",
+        "ESMs are the core of **ESM-LogME** "
+        f"([Schulte, Hamborg, Akbik, EMNLP 2024]({PAPER_URL})): to find the best datasets for "
+        "intermediate fine-tuning before training on a small target dataset, embed a sample of "
+        "the target once, apply each candidate dataset's ESM and score the mapped embeddings "
+        "with LogME. This ESM lets rankings include the dataset above without fine-tuning on it.",
+        "",
+        "## Training data",
+        "",
+        *_rows(
+            [
+                ("Dataset", config.task_id),
+                ("Subset", config.task_subset),
+                ("Split", config.task_split),
+                ("Text column(s)", config.text_column),
+                ("Label column", config.label_column),
+                ("Examples", config.num_examples),
+                ("Sample seed", config.seed),
+                ("Language", config.language),
+                ("Dataset source", extra.get("dataset_source")),
+                ("Dataset license", extra.get("dataset_license")),
+                ("Dataset fingerprint", extra.get("dataset_fingerprint")),
+            ]
+        ),
+        "",
+        "## How it was trained",
+        "",
+        f"1. {_code(base)} was fine-tuned on the dataset (pooled embedding"
+        + (f": {_md(extra['pooling'])}" if extra.get("pooling") else "")
+        + ").",
+        "2. The dataset was embedded with the base and the fine-tuned model.",
+        "3. The ESM was fit to map base embeddings to fine-tuned embeddings.",
+        "",
+        "### Language model fine-tuning",
+        "",
+        *_rows(
+            [
+                ("Epochs", config.lm_num_epochs),
+                ("Batch size", config.lm_batch_size),
+                ("Learning rate", config.lm_learning_rate),
+                ("Weight decay", config.lm_weight_decay),
+                ("Optimizer", config.lm_optimizer),
+                # Extra keys train_esm records (absent in hfselect-trained ESMs).
+                ("Head", extra.get("lm_task")),
+                ("Warm-up ratio", extra.get("lm_warmup_ratio")),
+                ("Max. gradient norm", extra.get("lm_max_grad_norm")),
+                ("Max. tokens per text", extra.get("lm_max_length")),
+                ("Seed", extra.get("lm_seed")),
+                ("Final training loss", extra.get("lm_final_loss")),
+            ]
+        ),
+        "",
+        "### ESM fit",
+        "",
+        *_rows(
+            [
+                ("Method", extra.get("esm_fit_method")),
+                ("Epochs", config.esm_num_epochs),
+                ("Batch size", config.esm_batch_size),
+                ("Learning rate", config.esm_learning_rate),
+                ("Weight decay", config.esm_weight_decay),
+                ("Optimizer", config.esm_optimizer),
+                ("Ridge (lambda)", extra.get("esm_ridge")),
+                ("Seed", extra.get("esm_fit_seed")),
+                ("Held-out share", extra.get("esm_fit_holdout")),
+                ("Embedding dimension", config.esm_embedding_dim),
+            ]
+        ),
+    ]
+    quality = [
+        ("Held-out MSE", extra.get("esm_fit_holdout_mse")),
+        ("Held-out R²", extra.get("esm_fit_holdout_r2")),
+        ("Training MSE", extra.get("esm_fit_train_mse")),
+        ("Training R²", extra.get("esm_fit_train_r2")),
+    ]
+    if any(value is not None for _, value in quality):
+        lines += [
+            "",
+            "### Fit quality",
+            "",
+            "How well the ESM reproduces the fine-tuned embeddings (MSE over all coordinates; "
+            "R² = 1 - SSE/SST around the column means; held-out rows were not used to fit).",
+            "",
+            *_rows(quality),
+        ]
+    provenance = _rows(
+        [
+            ("Developers", config.developers),
+            ("ESM format version", config.version),
+            ("hfselect_widgets version", extra.get("hfselect_widgets_version")),
+            # Training times, whatever step names the trainer recorded (e.g. finetune_seconds).
+            *[
+                (f"Time: {key.removesuffix('_seconds').replace('_', ' ')} (s)", value)
+                for key, value in sorted(extra.items())
+                if key.endswith("_seconds") and isinstance(value, (int, float))
+            ],
+        ]
+    )
+    if provenance:
+        lines += ["", "### Provenance", "", *provenance]
+    lines += [
+        "",
+        "## How to use",
+        "",
+        "Rank intermediate datasets for your target dataset with "
+        "[hfselect_widgets](https://pypi.org/project/hfselect-widgets/) (this ESM alone, or "
+        "leave out `esm_repo_ids` to rank against every ESM for the base model):",
+        "",
+        "```python",
+        "from hfselect_widgets import Dataset, compute_task_ranking",
+        "",
+        'dataset = Dataset.from_file("my_target.csv", text_col="text", label_col="label")',
+        "ranking = compute_task_ranking(",
+        f"    dataset, model_name={base_id!r}, esm_repo_ids=[{repo!r}]",
+        ")",
+        "print(ranking)",
+        "```",
+        "",
+        "or load it with [hf-dataset-selector](https://pypi.org/project/hf-dataset-selector/):",
+        "",
+        "```python",
+        "from hfselect import ESM",
+        "",
+        f"esm = ESM.from_pretrained({repo!r})",
+        "mapped = esm(base_embeddings)  # (N, D) embeddings of the base model -> (N, D)",
+        "```",
+        "",
+        "The base model's embeddings must be pooled as during training: mean pooling for "
+        "sentence-transformers models, the pooler output for BERT, the first token for "
+        "DistilBERT/RoBERTa; texts truncated to 128 tokens.",
+        "",
+        "## Citation",
+        "",
+        f"If you use Embedding Space Maps, please cite the [paper]({PAPER_URL}):",
+        "",
+        "```bibtex",
+        PAPER_BIBTEX,
+        "```",
+        "",
+    ]
+    content = f"---\n{card_data.to_yaml()}\n---\n\n" + "\n".join(lines)
+    # Round-trip through ModelCard: it re-parses the YAML, so a card that the Hub would reject
+    # as malformed fails here, locally.
+    return str(ModelCard(content))
+
+
+# --- staging ---------------------------------------------------------------------------------
+
+
+def _load_source(esm_dir_or_esm: ESM | str | os.PathLike) -> ESM:
+    if isinstance(esm_dir_or_esm, ESM):
+        return esm_dir_or_esm
+    folder = Path(os.path.expanduser(str(esm_dir_or_esm)))
+    if not folder.is_dir():
+        raise ESMLoadError(
+            str(esm_dir_or_esm),
+            "there is no such folder; give the ESM folder that train_esm or "
+            "ESM.save_pretrained wrote (it holds config.json and model.safetensors)",
+        )
+    return ESM.from_folder(folder)
+
+
+def _standalone_copy(esm: ESM) -> ESM:
+    """A copy of ``esm`` with its own config, so staging never mutates the caller's object."""
+    config = ESMConfig.from_dict(esm.config.to_dict())
+    copy = ESM(architecture="linear", embedding_dim=esm.embedding_dim, config=config)
+    weight, bias = esm.weights()
+    with torch.no_grad():
+        copy.model.weight.copy_(weight)
+        copy.model.bias.copy_(bias)
+    return copy
+
+
+def _check_publishable(config: ESMConfig, repo_id: str | None) -> None:
+    try:
+        config.validate()
+    except InvalidESMConfigError as exc:
+        raise InvalidESMConfigError(
+            f"{exc} Fix config.json before publishing: hfselect skips ESMs without them."
+        ) from exc
+    if repo_id is not None and not (_is_hub_id(repo_id) and "/" in repo_id):
+        raise PublishError(
+            f"{repo_id!r} is not a Hub repo id. Give repo_id as 'your-username/esm-name' "
+            "(letters, digits, '-', '_', '.'; an organisation name works too)."
+        )
+    if not _is_hub_id(config.base_model_name):
+        raise PublishError(
+            f"The ESM's base_model_name {config.base_model_name!r} is not a Hub model id, so "
+            "nobody could find this ESM for their base model. Set config.base_model_name to "
+            "the base model's Hub id (e.g. 'sentence-transformers/all-MiniLM-L6-v2') and save "
+            "the ESM again."
+        )
+
+
+def stage_upload_folder(
+    esm_dir_or_esm: ESM | str | os.PathLike,
+    folder: str | os.PathLike,
+    *,
+    repo_id: str | None = None,
+    license: str = DEFAULT_LICENSE,
+) -> list[str]:
+    """Write what :func:`publish_esm` would upload into ``folder``; return the file names.
+
+    ``folder`` gets ``config.json`` and ``model.safetensors`` in hfselect's current format
+    (legacy ``sequential.*`` / version ``"0.1.0"`` ESMs are converted to ``model.*`` with
+    version ``"0.2.1"``) and ``README.md`` (:func:`build_model_card`). The folder is then
+    loaded back with ``ESM.from_pretrained`` and compared with the source, so a folder that
+    would not load never reaches the Hub. Useful on its own for a dry run.
+
+    Raises:
+        ESMLoadError / InvalidESMConfigError: the source ESM cannot be read or is invalid.
+        PublishError: ``folder`` is not empty, ``repo_id`` or the base model name is not a Hub
+            id, or the staged folder does not reproduce the source.
+    """
+    source = _load_source(esm_dir_or_esm)
+    esm = _standalone_copy(source)
+    _check_publishable(esm.config, repo_id)
+    folder = Path(folder)
+    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+        # Never mix the upload with files that are already there, nor replace them.
+        raise PublishError(f"{str(folder)!r} is not an empty folder; give a new or empty one.")
+    esm.save_pretrained(folder)
+    card = build_model_card(esm.config, repo_id=repo_id, license=license)
+    (folder / README_NAME).write_text(card, encoding="utf-8")
+
+    # Load back exactly as users will, and compare with what we meant to publish.
+    staged = ESM.from_pretrained(folder)
+    source_weight, source_bias = source.weights()
+    staged_weight, staged_bias = staged.weights()
+    if not (torch.equal(source_weight, staged_weight) and torch.equal(source_bias, staged_bias)):
+        raise PublishError(
+            "The staged ESM does not reproduce the source weights; nothing was uploaded. "
+            "Please report this as a bug."
+        )
+    return sorted(p.name for p in folder.iterdir() if p.is_file())
+
+
+# --- token and Hub calls ---------------------------------------------------------------------
+
+
+def resolve_token(token: str | None = None, hf_api: Any = None) -> str:
+    """The token to publish with: ``token``, else the ``HfApi`` object's, else the login.
+
+    The login means ``huggingface_hub.get_token()``: ``HF_TOKEN`` or the token stored by
+    ``hf auth login`` / ``notebook_login()``. Raises :class:`MissingTokenError` when none is
+    found.
+    """
+    if token:
+        return token
+    api_token = getattr(hf_api, "token", None)
+    if isinstance(api_token, str) and api_token:
+        return api_token
+    from huggingface_hub import get_token
+
+    try:
+        found = get_token()
+    except Exception as exc:  # e.g. a failed OIDC exchange; its message holds no token
+        raise MissingTokenError(f"reading the stored login failed: {type(exc).__name__}") from exc
+    if not found:
+        raise MissingTokenError()
+    return found
+
+
+def _cause(exc: BaseException, token: str) -> str:
+    """A one-line description of ``exc`` that never contains the token."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if token:
+        text = text.replace(token, "***")
+    return f"{type(exc).__name__}: {text}"
+
+
+def _hint(exc: BaseException) -> str | None:
+    status = getattr(getattr(exc, "response", None), "status_code", None)
+    if status in (401, 403):
+        return (
+            "Check that the token is valid and has write access to this namespace "
+            "(a 'write' or fine-grained token with repo write permission)."
+        )
+    name = type(exc).__name__.lower()
+    if "offline" in name:  # huggingface_hub's OfflineModeIsEnabled
+        return "HF_HUB_OFFLINE is set: unset it to publish."
+    if isinstance(exc, (ConnectionError, TimeoutError)) or "connect" in name or "timeout" in name:
+        return "Check the internet connection and try again."
+    return None
+
+
+def _hub_call(
+    repo_id: str, action: str, secret: str, call: Callable[..., Any], /, *args: Any, **kwargs: Any
+) -> Any:
+    """Run one Hub API call; turn any failure into :class:`UploadError` (``secret`` scrubbed).
+
+    Positional-only parameters, so that ``token=`` in ``kwargs`` goes to ``call``.
+    """
+    try:
+        return call(*args, **kwargs)
+    except Exception as exc:
+        error = UploadError(repo_id, action, _cause(exc, secret), _hint(exc))
+        # Keep the original exception for tracebacks unless its text holds the token.
+        if secret and secret in str(exc):
+            raise error from None
+        raise error from exc
+
+
+def _existing_esm_config(hf_api: Any, repo_id: str, token: str) -> ESMConfig | None:
+    """The existing repo's ESM config, or ``None`` if its ``config.json`` is not one."""
+    local = _hub_call(
+        repo_id,
+        "reading the existing config.json",
+        token,
+        hf_api.hf_hub_download,
+        repo_id=repo_id,
+        filename=CONFIG_NAME,
+        token=token,
+    )
+    try:
+        config = ESMConfig.from_json_file(local, repo_id=repo_id)
+    except (InvalidESMConfigError, OSError):
+        return None
+    return config if config.is_valid else None
+
+
+def _check_existing_repo(
+    hf_api: Any, repo_id: str, token: str, *, exist_ok: bool, overwrite: bool
+) -> list[str]:
+    """Decide whether an existing repo may be written to; return the stale files to delete.
+
+    Empty repo (at most ``.gitattributes``/``README.md``): needs ``exist_ok`` or ``overwrite``.
+    ESM repo: needs ``overwrite``. Anything else: refused, whatever the flags.
+    """
+    files = sorted(
+        _hub_call(
+            repo_id,
+            "listing the existing repo's files",
+            token,
+            hf_api.list_repo_files,
+            repo_id,
+            token=token,
+        )
+    )
+    if set(files) <= _EMPTY_REPO_FILES:
+        if exist_ok or overwrite:
+            return []
+        raise RepoExistsError(
+            repo_id,
+            f"The Hub repo {repo_id!r} already exists (it holds no ESM yet). Pass "
+            "exist_ok=True to publish into it, or choose another repo_id.",
+        )
+    others = [name for name in files if name not in _ESM_REPO_FILES]
+    config = (
+        _existing_esm_config(hf_api, repo_id, token)
+        if not others and CONFIG_NAME in files
+        else None
+    )
+    if config is None:
+        found = ", ".join(others or files[:10])
+        raise RepoExistsError(
+            repo_id,
+            f"The Hub repo {repo_id!r} already exists and holds something other than an ESM "
+            f"({found}). It is never replaced; choose another repo_id.",
+        )
+    if not overwrite:
+        raise RepoExistsError(
+            repo_id,
+            f"The Hub repo {repo_id!r} already holds an ESM (task {config.task_id!r}, base "
+            f"model {config.base_model_name!r}). Pass overwrite=True to replace it, or choose "
+            "another repo_id.",
+        )
+    return [name for name in _STALE_ESM_FILES if name in files]
+
+
+# --- publishing ------------------------------------------------------------------------------
+
+
+def publish_esm(
+    esm_dir_or_esm: ESM | str | os.PathLike,
+    repo_id: str,
+    token: str | None = None,
+    private: bool = False,
+    *,
+    exist_ok: bool = False,
+    overwrite: bool = False,
+    commit_message: str | None = None,
+    hf_api: Any = None,
+    license: str = DEFAULT_LICENSE,
+) -> PublishResult:
+    """Create the Hub repo ``repo_id`` and upload the ESM with a model card.
+
+    Steps, in order; nothing is written to the Hub before all local checks pass:
+
+    1. Read the ESM (a folder or an :class:`ESM`), check its config and ``repo_id``.
+    2. Find the token (``token``, else ``hf_api.token``, else ``HF_TOKEN`` / the stored login).
+    3. Stage ``config.json``, ``model.safetensors`` and ``README.md`` in a temporary folder and
+       check that it loads back with ``ESM.from_pretrained`` (:func:`stage_upload_folder`).
+    4. If the repo exists: an empty one is used only with ``exist_ok=True`` (or
+       ``overwrite=True``); one holding an ESM is replaced only with ``overwrite=True``; one
+       holding anything else is never touched.
+    5. ``create_repo`` (for a new repo), then one ``upload_folder`` commit (which also deletes a
+       replaced ESM's stale ``pytorch_model.bin`` / ``train_info.json``).
+
+    Args:
+        esm_dir_or_esm: an ESM folder or an :class:`ESM` object (it is not modified).
+        repo_id: ``"your-username/esm-name"``.
+        token: a Hugging Face token with write access; never printed or stored.
+        private: create the repo as private (ignored for an existing repo).
+        exist_ok: allow publishing into an existing repo that holds no ESM yet.
+        overwrite: allow replacing the ESM in an existing ESM repo (implies ``exist_ok``).
+        commit_message: the upload's commit message (a default names the task).
+        hf_api: an ``HfApi``-like object (default ``huggingface_hub.HfApi()``); tests pass a fake.
+        license: the card's ``license`` (hfselect uses ``apache-2.0``).
+
+    Returns:
+        A :class:`PublishResult` with the repo id, its URL and the uploaded files.
+
+    Raises:
+        MissingTokenError: no token found (the message says how to log in).
+        RepoExistsError: the repo exists and the flags do not allow writing to it.
+        UploadError: a Hub call failed; the message carries the cause.
+        PublishError, ESMLoadError, InvalidESMConfigError: bad input, found before any upload.
+    """
+    source = _load_source(esm_dir_or_esm)
+    _check_publishable(source.config, repo_id)
+    if hf_api is None:
+        from huggingface_hub import HfApi
+
+        hf_api = HfApi()
+    token = resolve_token(token, hf_api)
+
+    with tempfile.TemporaryDirectory(prefix="hfselect-widgets-publish-") as staging:
+        files = stage_upload_folder(source, staging, repo_id=repo_id, license=license)
+
+        exists = _hub_call(
+            repo_id,
+            "checking whether the repo exists",
+            token,
+            hf_api.repo_exists,
+            repo_id,
+            token=token,
+        )
+        stale: list[str] = []
+        if exists:
+            stale = _check_existing_repo(
+                hf_api, repo_id, token, exist_ok=exist_ok, overwrite=overwrite
+            )
+        repo_url = _hub_call(
+            repo_id,
+            "creating the repo",
+            token,
+            hf_api.create_repo,
+            repo_id,
+            private=private,
+            exist_ok=bool(exists),
+            token=token,
+        )
+        upload_kwargs: dict[str, Any] = {}
+        if stale:
+            upload_kwargs["delete_patterns"] = stale
+        message = commit_message or f"Upload ESM for {source.config.task_id}"
+        commit = _hub_call(
+            repo_id,
+            "uploading the files",
+            token,
+            hf_api.upload_folder,
+            folder_path=staging,
+            repo_id=repo_id,
+            commit_message=message,
+            token=token,
+            **upload_kwargs,
+        )
+
+    return PublishResult(
+        repo_id=repo_id,
+        url=_repo_url(repo_url, repo_id),
+        files=files,
+        created=not exists,
+        commit_url=getattr(commit, "commit_url", None),
+    )
+
+
+def _repo_url(repo_url: Any, repo_id: str) -> str:
+    if isinstance(repo_url, str) and repo_url:
+        return str(repo_url)
+    from huggingface_hub import constants
+
+    return f"{constants.ENDPOINT.rstrip('/')}/{repo_id}"
+
+
+def card_metadata_from_readme(text: str) -> Mapping[str, Any]:
+    """The YAML metadata of a model card's text as a dict (for checks and tests)."""
+    from huggingface_hub import ModelCard
+
+    return ModelCard(text).data.to_dict()
+
+
+__all__ = [
+    "PublishResult",
+    "build_model_card",
+    "card_metadata",
+    "card_metadata_from_readme",
+    "publish_esm",
+    "resolve_token",
+    "stage_upload_folder",
+]
