@@ -1,0 +1,590 @@
+"""The results explorer: an interactive chart and a filtered table of a :class:`TaskRanking`.
+
+Selecting bars in the top-k chart or brushing the score distribution filters the table below;
+buttons export the ranking to CSV/JSON, load a saved one back, and show the Python code that
+reproduces it. Where widgets cannot render (GitHub, nbviewer, an exported notebook) the output
+carries a PNG of the chart drawn by ``vl-convert`` instead.
+
+The widget is a thin controller: charts come from :mod:`hfselect_widgets.charts`, files are read
+and written by :class:`TaskRanking`.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import logging
+import os
+import re
+import threading
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import altair as alt
+import ipywidgets as widgets
+import pandas as pd
+
+from .. import charts
+from ..engine.task_ranking import TaskRanking
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_CSV_PATH = "ranking.csv"
+DEFAULT_JSON_PATH = "ranking.json"
+TABLE_MAX_ROWS = 200
+"""Rows drawn in the table; the rest are counted (the export has them all)."""
+PNG_SCALE = 1.0
+
+_offline_lock = threading.Lock()
+_offline_state: bool | None = None  # None: not tried yet
+
+
+def enable_offline_charts() -> bool:
+    """Make ``JupyterChart`` load Vega from ``vl-convert`` instead of a CDN (once per process).
+
+    Returns whether offline rendering is on. A failure (``vl-convert-python`` missing or broken)
+    only warns: the chart then needs internet to draw, everything else keeps working.
+    """
+    global _offline_state
+    with _offline_lock:
+        if _offline_state is None:
+            try:
+                alt.JupyterChart.enable_offline()
+                _offline_state = True
+            except Exception as error:  # any failure here must not break the explorer
+                _offline_state = False
+                message = (
+                    f"Interactive charts need internet: offline rendering failed ({error}). "
+                    "Install vl-convert-python to draw them offline."
+                )
+                logger.warning(message)
+                warnings.warn(message, RuntimeWarning, stacklevel=2)
+        return _offline_state
+
+
+def _vl_convert_version(vl_convert: Any) -> str | None:
+    """altair's Vega-Lite version in vl-convert's naming (``"v6_4"``), if vl-convert has it."""
+    match = re.match(r"v(\d+)\.(\d+)", alt.SCHEMA_VERSION)
+    if not match or f"{match[1]}.{match[2]}" not in vl_convert.get_vegalite_versions():
+        return None  # vl-convert then uses its newest Vega-Lite
+    return f"v{match[1]}_{match[2]}"
+
+
+def chart_png(chart: alt.TopLevelMixin, scale: float = PNG_SCALE) -> bytes:
+    """Render an altair chart to PNG bytes with ``vl-convert`` (offline)."""
+    import vl_convert
+
+    version = _vl_convert_version(vl_convert)
+    options = {"vl_version": version} if version else {}
+    return vl_convert.vegalite_to_png(chart.to_dict(), scale=scale, **options)
+
+
+# --- reproducing code ---------------------------------------------------------------------
+
+
+def _same_path(a: Any, b: Any) -> bool:
+    try:
+        return Path(str(a)).resolve() == Path(str(b)).resolve()
+    except (OSError, ValueError):
+        return False
+
+
+def _list_literal(items: Any) -> str:
+    """A list of strings as Python source, one item per line when there are several."""
+    items = [str(item) for item in items]
+    if len(items) <= 2:
+        return repr(items)
+    return "[\n" + "".join(f"        {item!r},\n" for item in items) + "    ]"
+
+
+def _call(target: str, positional: list[str], keywords: Mapping[str, str]) -> str:
+    """``target(`` one argument per line ``)`` from already formatted Python expressions."""
+    arguments = positional + [f"{name}={value}" for name, value in keywords.items()]
+    if not arguments:
+        return f"{target}()"
+    body = "".join(f"    {argument},\n" for argument in arguments)
+    return f"{target}(\n{body})"
+
+
+def _dataset_code(meta: Mapping[str, Any], is_regression: Any) -> tuple[list[str], list[str]]:
+    """(names to import from ``hfselect_widgets.demo``, code lines) that rebuild the target
+    dataset from ranking metadata."""
+    from ..demo import demo_target_path
+
+    dataset = dict(meta.get("dataset") or {})
+    source = dataset.get("source")
+    path = dataset.get("path")
+    text_col = dataset.get("text_column") or "text"
+    label_col = dataset.get("label_column") or "label"
+    sample: dict[str, str] = {}
+    if dataset.get("num_examples") is not None:
+        sample["num_examples"] = repr(int(dataset["num_examples"]))
+    seed = dataset.get("seed", meta.get("seed"))
+    if seed is not None:
+        sample["seed"] = repr(seed)
+    columns = {"text_col": repr(text_col), "label_col": repr(label_col)}
+    task = {} if is_regression is None else {"is_regression": repr(bool(is_regression))}
+
+    if path and _same_path(path, demo_target_path()):
+        if "seed" in dataset and seed is None:
+            sample["seed"] = "None"  # load_demo_target's own default seed is 42
+        call = _call("load_demo_target", [], sample)
+        return ["load_demo_target"], [f"dataset = {call}"]
+    if source == "file" or (path and source != "hub"):
+        keywords = {**columns, **task, **sample}
+        name = dataset.get("task_id")
+        if name and path and name != Path(str(path)).name:
+            keywords["name"] = repr(name)
+        call = _call("Dataset.from_file", [repr(str(path or "<your file>"))], keywords)
+        return [], [f"dataset = {call}"]
+    if not dataset.get("task_id") and source != "pandas":
+        return [], [
+            "# This ranking does not record its target dataset: load yours here, e.g. with",
+            "# Dataset.from_hugging_face(...), Dataset.from_file(...) or Dataset.from_pandas(...).",
+            "dataset = ...",
+        ]
+    if source == "pandas":
+        keywords = {**columns, **task, **sample}
+        if dataset.get("task_id"):
+            keywords["name"] = repr(dataset["task_id"])
+        return [], [
+            "# The ranking was made from a DataFrame: put that DataFrame here.",
+            "df = ...",
+            f"dataset = {_call('Dataset.from_pandas', ['df'], keywords)}",
+        ]
+    keywords = {"split": repr(dataset.get("task_split") or "train"), **columns, **task}
+    if dataset.get("task_subset"):
+        keywords["subset"] = repr(dataset["task_subset"])
+    keywords.update(sample)
+    if dataset.get("streamed"):
+        keywords["streaming"] = "True"
+    return [], [
+        f"dataset = {_call('Dataset.from_hugging_face', [repr(dataset['task_id'])], keywords)}"
+    ]
+
+
+def _esm_code(ranking: TaskRanking) -> tuple[list[str], dict[str, str], list[str]]:
+    """(names to import from ``hfselect_widgets.demo``, compute_task_ranking keywords, comment
+    lines) for the ESM pool."""
+    from ..demo import demo_esm_dir
+
+    meta = ranking.metadata
+    if meta.get("esm_dir") is not None:
+        if _same_path(meta["esm_dir"], demo_esm_dir()):
+            return ["demo_esm_dir"], {"esm_dir": "demo_esm_dir()"}, []
+        return [], {"esm_dir": repr(str(meta["esm_dir"]))}, []
+    if meta.get("esm_repo_ids") is not None:
+        return [], {"esm_repo_ids": _list_literal(meta["esm_repo_ids"])}, []
+    source = str(meta.get("esm_source") or "")
+    if source.startswith("Hub ESMs"):
+        return [], {}, ["# Every ESM on the Hub for this base model (the pool may have grown)."]
+    # ESM objects, or a ranking loaded from a file: name the ESMs that were ranked.
+    ids = [str(r) for r in ranking.repo_ids if r]
+    if not ids:
+        return [], {}, ["# The ESM pool is not recorded: this uses every Hub ESM for the model."]
+    return [], {"esm_repo_ids": _list_literal(ids)}, ["# The ESMs ranked here."]
+
+
+def ranking_code(ranking: TaskRanking) -> str:
+    """Python code that recomputes ``ranking`` with hfselect_widgets' public API.
+
+    Built from ``ranking.metadata``: the target dataset (Hub id, file, DataFrame or the bundled
+    demo target, with split, subset, columns, sample size and seed), the base model, the pooling
+    and the ESM pool (``esm_dir``, ``esm_repo_ids`` or the Hub's ESMs for the model). Parts the
+    metadata does not record are left as commented placeholders.
+    """
+    from ..engine.model_ids import DEFAULT_HUB_MODEL
+
+    meta = ranking.metadata
+    demo_names, dataset_lines = _dataset_code(meta, meta.get("is_regression"))
+    esm_demo_names, esm_keywords, esm_comments = _esm_code(ranking)
+    uses_dataset = any("Dataset." in line for line in dataset_lines)
+    imports = [
+        "from hfselect_widgets import "
+        + ("Dataset, compute_task_ranking" if uses_dataset else "compute_task_ranking")
+    ]
+    if demo_names or esm_demo_names:
+        imports.append(
+            "from hfselect_widgets.demo import " + ", ".join(sorted(demo_names + esm_demo_names))
+        )
+    # A ranking loaded from CSV has no metadata; its ESMs still name their base model.
+    base_models = {c.base_model_name for c in ranking.esm_configs if c.base_model_name}
+    model = meta.get("model_name") or (
+        base_models.pop() if len(base_models) == 1 else DEFAULT_HUB_MODEL
+    )
+    keywords = {"model_name": repr(str(model)), **esm_keywords}
+    if meta.get("pooling"):
+        keywords["pooling"] = repr(str(meta["pooling"]))
+    lines = imports + [""] + dataset_lines + esm_comments
+    lines.append(f"ranking = {_call('compute_task_ranking', ['dataset'], keywords)}")
+    lines.append("ranking")
+    return "\n".join(lines) + "\n"
+
+
+# --- the table ------------------------------------------------------------------------------
+
+_TABLE_STYLE = (
+    "<style>.hfsw-results td,.hfsw-results th{padding:2px 8px;text-align:left;"
+    "border-bottom:1px solid #e0e0e0;white-space:nowrap}"
+    ".hfsw-results td.num,.hfsw-results th.num{text-align:right}</style>"
+)
+
+
+def _cell(value: Any) -> str:
+    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+        return ""
+    return html.escape(str(value))
+
+
+def table_html(frame: pd.DataFrame, max_rows: int = TABLE_MAX_ROWS) -> str:
+    """An HTML table of a tidy ranking frame; task ids that are Hub ids link to the Hub."""
+    rows = []
+    for row in frame.head(max_rows).itertuples(index=False):
+        task = _cell(row.task_id)
+        if row.hub_url:
+            task = f'<a href="{html.escape(row.hub_url)}" target="_blank" rel="noopener">{task}</a>'
+        score = "" if pd.isna(row.score) else f"{row.score:.6f}"
+        rows.append(
+            f"<tr><td class='num'>{_cell(row.rank)}</td><td>{task}</td>"
+            f"<td>{_cell(row.task_subset)}</td><td>{_cell(row.text_column)}</td>"
+            f"<td>{_cell(row.label_column)}</td><td>{_cell(row.task_split)}</td>"
+            f"<td class='num'>{_cell(row.num_examples)}</td><td class='num'>{score}</td></tr>"
+        )
+    more = len(frame) - max_rows
+    footer = (
+        f"<p>… and {more} more rows (export the ranking to see them all).</p>" if more > 0 else ""
+    )
+    return (
+        f"{_TABLE_STYLE}<div style='max-height:360px;overflow:auto'>"
+        "<table class='hfsw-results'><thead><tr><th class='num'>Rank</th><th>Task ID</th>"
+        "<th>Subset</th><th>Text column(s)</th><th>Label column</th><th>Split</th>"
+        "<th class='num'>Examples</th><th class='num'>Score</th></tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table></div>{footer}"
+    )
+
+
+def _message(text: str, error: bool = False) -> str:
+    color = "#b00020" if error else "#1b5e20"
+    return f"<span style='color:{color}'>{html.escape(text)}</span>"
+
+
+# --- the widget -----------------------------------------------------------------------------
+
+
+def _check_ranking(ranking: Any) -> None:
+    if ranking is not None and not isinstance(ranking, TaskRanking):
+        raise TypeError(f"ResultsExplorer shows a TaskRanking, not {type(ranking).__name__}.")
+
+
+class ResultsExplorer(widgets.VBox):
+    """Explore a ranking: top-k bars, score distribution, a filtered table, export and load.
+
+    Args:
+        ranking: the ranking to show (``None``: empty until one is set or loaded).
+        top_k: how many bars the chart shows at first (the slider changes it).
+
+    Attributes:
+        chart: the ``altair.JupyterChart`` (selections ``"bars"`` and ``"brush"``).
+        table: an ``ipywidgets.HTML`` with the rows the selections pick.
+        k_slider: the number of bars.
+        summary: counts of ranked datasets and skipped ESMs.
+        status: the last export/load message (or error).
+    """
+
+    def __init__(self, ranking: TaskRanking | None = None, top_k: int = 10, **kwargs: Any):
+        enable_offline_charts()
+        _check_ranking(ranking)
+        self._ranking: TaskRanking | None = None
+        self._frame = charts.ranking_frame(ranking)
+        self._top_k = max(int(top_k), 1)
+        self._syncing = False  # True while the ranking setter moves the slider
+        first_k = max(min(self._top_k, len(self._frame)), 1)
+
+        self.summary = widgets.HTML()
+        self.failures_toggle = widgets.ToggleButton(
+            description="Skipped ESMs", icon="list", tooltip="List the ESMs that were skipped"
+        )
+        self.failures_list = widgets.HTML(layout=widgets.Layout(display="none"))
+        self.k_slider = widgets.IntSlider(
+            value=first_k,
+            min=1,
+            max=max(len(self._frame), 1),
+            description="Top k",
+            continuous_update=False,
+        )
+        # Drawn once here with the first ranking: building a chart spec takes a good fraction
+        # of a second (altair validates it), so the setter below does not draw it again.
+        self.chart = alt.JupyterChart(charts.ranking_chart(self._frame, first_k))
+        self.selection_info = widgets.HTML()
+        self.table = widgets.HTML()
+
+        text_layout = widgets.Layout(width="260px")
+        self.csv_path = widgets.Text(value=DEFAULT_CSV_PATH, layout=text_layout)
+        self.export_csv_button = widgets.Button(description="Export CSV", icon="download")
+        self.json_path = widgets.Text(value=DEFAULT_JSON_PATH, layout=text_layout)
+        self.export_json_button = widgets.Button(description="Export JSON", icon="download")
+        self.load_path = widgets.Text(placeholder="ranking.csv or ranking.json", layout=text_layout)
+        self.load_button = widgets.Button(description="Load", icon="upload")
+        self.code_toggle = widgets.ToggleButton(description="Show code", icon="code")
+        self.code = widgets.Textarea(
+            layout=widgets.Layout(width="100%", display="none"), disabled=False
+        )
+        self.status = widgets.HTML()
+
+        self.failures_toggle.observe(self._on_failures_toggle, names="value")
+        self.k_slider.observe(self._on_k_change, names="value")
+        # _vl_selections is the synced state behind chart.selections; unlike the selections
+        # object it survives a new chart (k changes), so one observer is enough.
+        self.chart.observe(self._on_selection_change, names="_vl_selections")
+        self.export_csv_button.on_click(
+            lambda _: self._export(self.export_csv, self.csv_path, DEFAULT_CSV_PATH)
+        )
+        self.export_json_button.on_click(
+            lambda _: self._export(self.export_json, self.json_path, DEFAULT_JSON_PATH)
+        )
+        self.load_button.on_click(self._on_load_click)
+        self.code_toggle.observe(self._on_code_toggle, names="value")
+
+        super().__init__(
+            children=[
+                widgets.HBox([self.summary, self.failures_toggle]),
+                self.failures_list,
+                self.k_slider,
+                self.chart,
+                self.selection_info,
+                self.table,
+                widgets.HBox(
+                    [
+                        self.csv_path,
+                        self.export_csv_button,
+                        self.json_path,
+                        self.export_json_button,
+                    ]
+                ),
+                widgets.HBox([self.load_path, self.load_button, self.code_toggle]),
+                self.code,
+                self.status,
+            ],
+            **kwargs,
+        )
+        self._show(ranking, redraw=False)
+
+    # -- state ---------------------------------------------------------------------------------
+
+    @property
+    def ranking(self) -> TaskRanking | None:
+        """The ranking shown; setting it redraws the chart, table and summary."""
+        return self._ranking
+
+    @ranking.setter
+    def ranking(self, ranking: TaskRanking | None) -> None:
+        _check_ranking(ranking)
+        self._show(ranking, redraw=True)
+
+    def _show(self, ranking: TaskRanking | None, redraw: bool) -> None:
+        self._ranking = ranking
+        self._frame = charts.ranking_frame(ranking)
+        count = len(self._frame)
+        # _top_k is the k the user asked for: a short ranking shows fewer bars, a longer one
+        # that follows shows k again.
+        self._syncing = True  # one chart redraw below, not one per slider change
+        try:
+            with self.k_slider.hold_trait_notifications():
+                self.k_slider.max = max(count, 1)
+                self.k_slider.value = max(min(self._top_k, max(count, 1)), 1)
+        finally:
+            self._syncing = False
+        self.k_slider.disabled = count == 0
+        for button in (self.export_csv_button, self.export_json_button, self.code_toggle):
+            button.disabled = ranking is None
+        if redraw:
+            self._redraw_chart()
+        else:
+            self.chart.layout.display = "none" if self._frame.empty else None
+            self._update_table()
+        self._update_summary()
+        if self.code_toggle.value:
+            self.code.value = self.python_code()
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        """The whole ranking as a tidy frame (see :func:`charts.ranking_frame`)."""
+        return self._frame
+
+    def selected_rows(self) -> pd.DataFrame:
+        """The rows of the ranking picked by the chart's selections (all rows when none)."""
+        return charts.filter_frame(self._frame, self.chart.selections)
+
+    # -- actions -------------------------------------------------------------------------------
+
+    def load(self, path: str | os.PathLike) -> TaskRanking:
+        """Load a ranking saved as CSV or JSON and show it; returns it."""
+        path = Path(path).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"There is no file {path}: give the path of a ranking saved as CSV or JSON."
+            )
+        ranking = TaskRanking.load(path)
+        self.ranking = ranking
+        return ranking
+
+    def export_csv(self, path: str | os.PathLike = DEFAULT_CSV_PATH) -> Path:
+        """Write the whole ranking as CSV (:meth:`TaskRanking.to_csv`); returns the path."""
+        return self._write(path, "to_csv")
+
+    def export_json(self, path: str | os.PathLike = DEFAULT_JSON_PATH) -> Path:
+        """Write the ranking with its metadata as JSON (:meth:`TaskRanking.to_json`)."""
+        return self._write(path, "to_json")
+
+    def python_code(self) -> str:
+        """Python code that reproduces the ranking shown (see :func:`ranking_code`)."""
+        if self._ranking is None:
+            return "# No ranking to reproduce yet.\n"
+        return ranking_code(self._ranking)
+
+    def static_png(self) -> bytes | None:
+        """A PNG of the chart (top-k bars and distribution), or ``None`` if it cannot be drawn."""
+        if self._ranking is None:
+            return None
+        try:
+            return chart_png(charts.ranking_chart(self._frame, self.k_slider.value))
+        except Exception as error:  # a picture is optional; the table fallback follows
+            logger.warning("Could not draw the ranking chart as PNG: %s", error)
+            return None
+
+    # -- rendering -----------------------------------------------------------------------------
+
+    def _write(self, path: str | os.PathLike, method: str) -> Path:
+        if self._ranking is None:
+            raise ValueError("There is no ranking to export yet: run or load one first.")
+        path = Path(path).expanduser()
+        getattr(self._ranking, method)(path)
+        return path.resolve()
+
+    def _redraw_chart(self) -> None:
+        self.chart.chart = charts.ranking_chart(self._frame, self.k_slider.value)
+        self.chart.layout.display = "none" if self._frame.empty else None
+        # A new chart starts without selections; redraw the table whether or not the
+        # selection state changed.
+        self._update_table()
+
+    def _update_summary(self) -> None:
+        ranking = self._ranking
+        if ranking is None:
+            self.summary.value = "<b>No ranking yet.</b> Run one, or load a saved ranking below."
+            self.failures_toggle.layout.display = "none"
+            self.failures_list.layout.display = "none"
+            return
+        parts = [f"<b>{len(ranking)}</b> intermediate datasets ranked"]
+        target = (ranking.metadata.get("dataset") or {}).get("task_id")
+        if target:
+            parts.append(f" for <code>{html.escape(str(target))}</code>")
+        model = ranking.metadata.get("model_name")
+        if model:
+            parts.append(f" with <code>{html.escape(str(model))}</code>")
+        failures = ranking.failures
+        parts.append(f", <b>{len(failures)}</b> ESMs skipped" if failures else "")
+        self.summary.value = "".join(parts)
+        self.failures_toggle.layout.display = None if failures else "none"
+        items = "".join(
+            f"<li><code>{html.escape(str(source))}</code>: {html.escape(str(reason))}</li>"
+            for source, reason in failures.items()
+        )
+        self.failures_list.value = f"<ul>{items}</ul>" if items else ""
+        self._on_failures_toggle()
+
+    def _update_table(self) -> None:
+        rows = self.selected_rows()
+        total = len(self._frame)
+        values = charts.selection_values(self.chart.selections)
+        filters = []
+        if values[charts.BARS_SELECTION]:
+            filters.append(f"{len(values[charts.BARS_SELECTION])} selected bar(s)")
+        score_range = values[charts.BRUSH_SELECTION].get("score")
+        if score_range:
+            filters.append(f"score in [{min(score_range):.4f}, {max(score_range):.4f}]")
+        if filters:
+            info = f"Showing {len(rows)} of {total} rows: {' and '.join(filters)}."
+        elif total:
+            info = (
+                f"Showing all {total} rows. Click bars (shift-click for several) or drag over "
+                "the distribution to filter; double-click to clear."
+            )
+        else:
+            info = ""
+        self.selection_info.value = html.escape(info)
+        self.table.value = table_html(rows) if total else ""
+
+    # -- callbacks -----------------------------------------------------------------------------
+
+    def _on_k_change(self, change: Mapping[str, Any]) -> None:
+        if not self._syncing:
+            self._top_k = int(change["new"])
+            self._redraw_chart()
+
+    def _on_selection_change(self, _change: Any = None) -> None:
+        self._update_table()
+
+    def _on_failures_toggle(self, _change: Any = None) -> None:
+        shown = self.failures_toggle.value and bool(self._ranking and self._ranking.failures)
+        self.failures_list.layout.display = None if shown else "none"
+
+    def _on_code_toggle(self, change: Mapping[str, Any]) -> None:
+        if change["new"]:
+            self.code.value = self.python_code()
+            self.code.rows = min(self.code.value.count("\n") + 1, 30)
+        self.code.layout.display = None if change["new"] else "none"
+        self.code_toggle.description = "Hide code" if change["new"] else "Show code"
+
+    def _export(self, export: Any, path_widget: widgets.Text, default: str) -> None:
+        try:
+            written = export(path_widget.value.strip() or default)
+        except Exception as error:  # shown to the user, never swallowed silently
+            self.status.value = _message(f"Export failed: {error}", error=True)
+            return
+        self.status.value = _message(f"Saved the ranking to {written}")
+
+    def _on_load_click(self, _button: Any = None) -> None:
+        path = self.load_path.value.strip()
+        if not path:
+            self.status.value = _message("Enter the path of a saved ranking to load.", error=True)
+            return
+        try:
+            ranking = self.load(path)
+        except Exception as error:  # shown to the user, never swallowed silently
+            self.status.value = _message(f"Could not load {path}: {error}", error=True)
+            return
+        self.status.value = _message(f"Loaded {len(ranking)} rows from {path}")
+
+    # -- static output -------------------------------------------------------------------------
+
+    def _repr_mimebundle_(self, **kwargs: Any):
+        """The widget view plus a PNG of the chart for renderers without widgets.
+
+        GitHub, nbviewer and exported notebooks skip the widget mimetype and show the PNG; if
+        the PNG cannot be drawn they get the table as HTML instead.
+        """
+        bundle = super()._repr_mimebundle_(**kwargs)
+        data, metadata = bundle if isinstance(bundle, tuple) else (bundle, None)
+        data = dict(data or {})
+        # Text-only front ends get the ranking's short listing, not the widget tree.
+        data["text/plain"] = (
+            repr(self._ranking) if self._ranking is not None else "ResultsExplorer (no ranking)"
+        )
+        png = self.static_png()
+        if png is not None:
+            data["image/png"] = base64.b64encode(png).decode("ascii")
+        elif self._ranking is not None:
+            data["text/html"] = table_html(self._frame)
+        return (data, metadata) if metadata is not None else data
+
+
+__all__ = [
+    "ResultsExplorer",
+    "chart_png",
+    "enable_offline_charts",
+    "ranking_code",
+    "table_html",
+]

@@ -1,0 +1,226 @@
+"""Chart builders: tidy ranking frames, the specs' encodings and selections, selection filtering."""
+
+from __future__ import annotations
+
+import json
+
+import altair as alt
+import pandas as pd
+import pytest
+import vl_convert
+
+from hfselect_widgets import charts
+from hfselect_widgets.engine.esm import ESMConfig
+from hfselect_widgets.engine.task_ranking import TaskRanking
+
+TOOLTIP_FIELDS = {
+    "rank",
+    "task_id",
+    "task_subset",
+    "text_column",
+    "label_column",
+    "task_split",
+    "num_examples",
+    "score",
+    "repo_id",
+}
+
+
+def make_ranking(n: int = 12) -> TaskRanking:
+    """``n`` ESMs ``org/t0..`` with scores that put ``org/t0`` last and ``org/t{n-1}`` first."""
+    configs = [
+        ESMConfig(
+            base_model_name="m",
+            task_id=f"org/t{i}",
+            task_subset="sub" if i % 3 == 0 else None,
+            text_column=["premise", "hypothesis"] if i % 2 else "text",
+            label_column="label",
+            task_split="train",
+            num_examples=100 + i,
+            repo_id=f"esms/t{i}",
+        )
+        for i in range(n)
+    ]
+    scores = [-1.0 + 0.05 * i for i in range(n)]
+    return TaskRanking(configs, scores, metadata={"model_name": "m"})
+
+
+def _data_values(spec: dict, *views: dict) -> list[dict]:
+    """The inline rows of the first of ``views`` with data (a layer inherits its chart's);
+    altair consolidates inline rows under the spec's top-level ``datasets``."""
+    data = next(view["data"] for view in views if "data" in view)
+    if "values" in data:
+        return data["values"]
+    return spec["datasets"][data["name"]]
+
+
+def _layers(view: dict) -> list[dict]:
+    return view.get("layer", [view])
+
+
+def _condition_params(channel: dict) -> list[str]:
+    condition = channel["condition"]
+    conditions = condition if isinstance(condition, list) else [condition]
+    return [c["param"] for c in conditions]
+
+
+def test_ranking_frame_is_tidy_sorted_and_links_hub_ids():
+    """A TaskRanking becomes one row per ESM, best first, with text columns as text and Hub URLs."""
+    frame = charts.ranking_frame(make_ranking(5))
+    assert list(frame.columns) == list(charts.FRAME_COLUMNS)
+    assert frame["rank"].tolist() == [1, 2, 3, 4, 5]
+    assert frame["task_id"].tolist() == ["org/t4", "org/t3", "org/t2", "org/t1", "org/t0"]
+    assert frame.loc[1, "text_column"] == "premise, hypothesis"
+    assert frame.loc[0, "text_column"] == "text"
+    assert frame.loc[0, "hub_url"] == "https://huggingface.co/datasets/org/t4"
+    assert frame.loc[0, "repo_id"] == "esms/t4"
+    assert frame["score"].is_monotonic_decreasing
+
+
+def test_ranking_frame_accepts_to_pandas_tables_and_none():
+    """to_pandas() (indexed by Rank) and its reset_index() give the same frame; None is empty."""
+    ranking = make_ranking(6)
+    direct = charts.ranking_frame(ranking)
+    indexed = charts.ranking_frame(ranking.to_pandas())
+    flat = charts.ranking_frame(ranking.to_pandas(with_repo_id=True).reset_index())
+    pd.testing.assert_frame_equal(direct, flat)
+    pd.testing.assert_frame_equal(direct.drop(columns="repo_id"), indexed.drop(columns="repo_id"))
+    empty = charts.ranking_frame(None)
+    assert empty.empty and list(empty.columns) == list(charts.FRAME_COLUMNS)
+    with pytest.raises(ValueError, match="Score"):
+        charts.ranking_frame(pd.DataFrame({"x": [1]}))
+
+
+@pytest.mark.parametrize(
+    ("task_id", "linked"),
+    [
+        ("org/name", True),
+        ("imdb", True),
+        ("org/name-with.dots_1", True),
+        ("/abs/path/data", False),
+        ("./data", False),
+        ("train.csv", False),
+        ("demo target (held-out rows)", False),
+        (None, False),
+    ],
+)
+def test_hub_links_only_for_hub_like_ids(task_id, linked):
+    """Only ids that look like Hub dataset ids get a link to the Hub."""
+    url = charts.hub_dataset_url(task_id)
+    assert (url == f"https://huggingface.co/datasets/{task_id}") if linked else url is None
+
+
+def test_top_scores_chart_has_k_sorted_bars_tooltips_and_bars_selection():
+    """Top-k bars: k rows best first, score on x, label on y, every column in the tooltip,
+    a point selection "bars" on task_id and rank that colours the selected bars."""
+    spec = charts.top_scores_chart(make_ranking(12), k=4).to_dict()
+    values = _data_values(spec, spec)
+    assert [row["rank"] for row in values] == [1, 2, 3, 4]
+    encoding = spec["encoding"]
+    assert encoding["x"]["field"] == "score" and encoding["x"]["type"] == "quantitative"
+    assert encoding["y"]["field"] == "label"
+    assert encoding["y"]["sort"] == [row["label"] for row in values]
+    assert values[0]["label"] == "1. org/t11"
+    assert values[2]["label"] == "3. org/t9 (sub)"
+    assert {t["field"] for t in encoding["tooltip"]} == TOOLTIP_FIELDS
+    (param,) = spec["params"]
+    assert param["name"] == "bars"
+    assert param["select"] == {"type": "point", "fields": ["task_id", "rank"]}
+    assert _condition_params(encoding["color"]) == ["bars"]
+
+
+def test_bars_start_left_of_the_lowest_score():
+    """All-negative LogME scores still give visible bars: they start left of the lowest score."""
+    spec = charts.top_scores_chart(make_ranking(12), k=12).to_dict()
+    values = _data_values(spec, spec)
+    assert spec["encoding"]["x2"]["field"] == "baseline"
+    assert all(row["baseline"] < row["score"] for row in values)
+    assert spec["encoding"]["x"]["scale"]["domain"][0] == values[0]["baseline"]
+
+
+def test_score_distribution_chart_bins_all_scores_with_a_brush_on_score():
+    """The distribution covers every ESM, bins score on x and carries the interval "brush"."""
+    spec = charts.score_distribution_chart(make_ranking(12)).to_dict()
+    layers = spec["layer"]
+    base = layers[0]
+    assert len(_data_values(spec, base, spec)) == 12
+    assert base["encoding"]["x"]["field"] == "score" and base["encoding"]["x"]["bin"]
+    assert base["encoding"]["y"]["aggregate"] == "count"
+    # altair lifts the params of a layer to the top level, naming the view they belong to.
+    (param,) = spec["params"]
+    assert param["name"] == "brush" and param["views"] == [base["name"]]
+    assert param["select"] == {"type": "interval", "encodings": ["x"]}
+    assert {"param": "brush"} in [t.get("filter") for t in layers[1]["transform"]]
+
+
+def test_ranking_chart_links_both_selections_and_inlines_its_data():
+    """The composed chart stacks both views, defines "bars" and "brush" once each, and inlines
+    its rows (no data URL) so that it renders offline."""
+    chart = charts.ranking_chart(make_ranking(12), k=5)
+    spec = chart.to_dict()
+    assert len(spec["vconcat"]) == 2
+    assert sorted(p["name"] for p in spec["params"]) == ["bars", "brush"]
+    top, distribution = spec["vconcat"]
+    assert len(_data_values(spec, top)) == 5
+    assert len(_data_values(spec, _layers(distribution)[0], distribution)) == 12
+    # Brushing fades bars outside the range; clicked bars show up in the distribution.
+    assert _condition_params(top["encoding"]["opacity"]) == ["brush"]
+    rule = _layers(distribution)[2]
+    assert {"param": "bars", "empty": False} in [t.get("filter") for t in rule["transform"]]
+    assert '"url"' not in json.dumps(spec)
+    # A valid Vega-Lite spec: vl-convert compiles it.
+    vega = vl_convert.vegalite_to_vega(spec)
+    assert vega["$schema"].startswith("https://vega.github.io/schema/vega/")
+
+
+def test_ranking_chart_has_no_row_limit():
+    """Thousands of Hub ESMs must not hit altair's 5000-row limit for DataFrames."""
+    spec = charts.ranking_chart(make_ranking(5200), k=10).to_dict()
+    distribution = spec["vconcat"][1]
+    assert len(_data_values(spec, _layers(distribution)[0], distribution)) == 5200
+
+
+def test_ranking_chart_of_an_empty_ranking_is_still_a_valid_chart():
+    """An empty ranking (nothing loaded yet) gives an empty chart, not an error."""
+    spec = charts.ranking_chart(None, k=10).to_dict()
+    assert sorted(p["name"] for p in spec["params"]) == ["bars", "brush"]
+    assert vl_convert.vegalite_to_vega(spec)
+
+
+def test_filter_frame_by_bars_brush_both_and_none():
+    """Bars keep their rows, a brush keeps scores in range, both intersect, none keeps all."""
+    frame = charts.ranking_frame(make_ranking(10))
+    picked = [{"task_id": "org/t9", "rank": 1}, {"task_id": "org/t7", "rank": 3.0}]
+    assert charts.filter_frame(frame, {"bars": picked})["rank"].tolist() == [1, 3]
+    brushed = charts.filter_frame(frame, {"brush": {"score": [-0.66, -0.5]}})
+    assert brushed["task_id"].tolist() == ["org/t9", "org/t8", "org/t7"]
+    both = {"bars": picked, "brush": {"score": [-0.62, -0.5]}}
+    assert charts.filter_frame(frame, both)["rank"].tolist() == [1]
+    assert len(charts.filter_frame(frame, {})) == 10
+    assert len(charts.filter_frame(frame, {"bars": [], "brush": {}})) == 10
+
+
+def test_filter_frame_reads_raw_vega_selection_state():
+    """The raw ``_vl_selections`` shape of JupyterChart (Vega signal values) filters too."""
+    frame = charts.ranking_frame(make_ranking(10))
+    raw = {
+        "bars": {
+            "value": {"task_id": ["org/t8"], "vlPoint": {"or": [{"task_id": "org/t8", "rank": 2}]}},
+            "store": [],
+        },
+        "brush": {"value": None, "store": []},
+    }
+    assert charts.filter_frame(frame, raw)["task_id"].tolist() == ["org/t8"]
+
+
+def test_selections_from_a_jupyter_chart_filter_the_frame():
+    """JupyterChart turns simulated front-end selections into ``selections`` we can filter by."""
+    ranking = make_ranking(10)
+    jchart = alt.JupyterChart(charts.ranking_chart(ranking, k=5))
+    assert set(jchart._selection_types) == {"bars", "brush"}
+    jchart._vl_selections = {
+        "bars": {"value": None, "store": []},
+        "brush": {"value": {"score": [-0.61, -0.5]}, "store": []},
+    }
+    rows = charts.filter_frame(charts.ranking_frame(ranking), jchart.selections)
+    assert rows["task_id"].tolist() == ["org/t9", "org/t8"]
