@@ -1,0 +1,59 @@
+"""Jupyter widgets over the engine: pick a dataset and an ESM pool, rank, explore, train.
+
+Every component works alone or inside :class:`App`:
+
+* :class:`DatasetPicker`: a Hub dataset, an uploaded file, a DataFrame or the demo target.
+* :class:`ESMPoolSelector`: the base model and the ESMs to rank with, with a live count.
+* :class:`RunPanel`: Rank / Cancel with progress per stage, errors and skipped ESMs.
+* :class:`ResultsExplorer`: an interactive chart and table of a ranking.
+* :class:`TrainPublishPanel`: train an ESM and publish it to the Hub.
+
+Names are imported lazily, so that ``import hfselect_widgets.widgets`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+_EXPORTS = {
+    "App": ".app",
+    "DatasetPicker": ".dataset_picker",
+    "ESMPoolSelector": ".esm_pool",
+    "RunPanel": ".run_panel",
+    "TrainPublishPanel": ".train_publish",
+    "ResultsExplorer": ".results",
+    "BackgroundTask": ".worker",
+}
+
+__all__ = [
+    "App",
+    "BackgroundTask",
+    "DatasetPicker",
+    "ESMPoolSelector",
+    "ResultsExplorer",
+    "RunPanel",
+    "TrainPublishPanel",
+]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .app import App
+    from .dataset_picker import DatasetPicker
+    from .esm_pool import ESMPoolSelector
+    from .results import ResultsExplorer
+    from .run_panel import RunPanel
+    from .train_publish import TrainPublishPanel
+    from .worker import BackgroundTask
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'hfselect_widgets.widgets' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

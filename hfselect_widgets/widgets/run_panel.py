@@ -1,0 +1,273 @@
+"""Run a ranking from the notebook: Rank and Cancel, one progress bar per stage, the outcome.
+
+:class:`RunPanel` joins a :class:`~.dataset_picker.DatasetPicker` and an
+:class:`~.esm_pool.ESMPoolSelector`: its Rank button (enabled only while both are valid) loads
+the dataset and runs ``compute_task_ranking`` in a :class:`~.worker.BackgroundTask`, so the
+kernel stays responsive. Cancel sets the task's event; the panel is usable again at once.
+Errors show the engine's message with the traceback behind a toggle; skipped ESMs are listed
+with their reasons. ``on_ranking`` callbacks receive each new
+:class:`~hfselect_widgets.engine.task_ranking.TaskRanking`.
+"""
+
+from __future__ import annotations
+
+import html
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import ipywidgets as widgets
+
+from ..engine.progress import (
+    STAGE_DOWNLOAD,
+    STAGE_EMBEDDING,
+    STAGE_METADATA,
+    STAGE_SCORING,
+    ProgressCallback,
+    check_cancel,
+)
+from ..engine.task_ranking import TaskRanking
+from .dataset_picker import DatasetPicker
+from .esm_pool import ESMPoolSelector
+from .worker import (
+    CANCELLED,
+    FAILED,
+    BackgroundTask,
+    ErrorBox,
+    StageProgress,
+    format_seconds,
+    message_html,
+)
+
+RANKING_STAGES = (STAGE_METADATA, STAGE_DOWNLOAD, STAGE_EMBEDDING, STAGE_SCORING)
+
+CANCEL_GRACE_S = 10.0
+"""How long a new Rank waits for a cancelled run to stop before starting anyway."""
+
+Ranker = Callable[..., TaskRanking]
+
+
+def failures_html(failures: dict[str, str], limit: int = 200) -> str:
+    """A table of skipped ESMs and why (the first ``limit``)."""
+    rows = "".join(
+        f"<tr><td><code>{html.escape(str(source))}</code></td><td>{html.escape(reason)}</td></tr>"
+        for source, reason in list(failures.items())[:limit]
+    )
+    more = len(failures) - limit
+    footer = f"<i>… and {more} more (see ranking.failures)</i>" if more > 0 else ""
+    return (
+        "<div style='font-size:90%;max-height:240px;overflow-y:auto'><table>"
+        "<thead><tr><th>ESM</th><th>Reason</th></tr></thead>"
+        f"<tbody>{rows}</tbody></table>{footer}</div>"
+    )
+
+
+class RunPanel(widgets.VBox):
+    """Rank/Cancel buttons, progress per stage, and the outcome of the last ranking.
+
+    Args:
+        picker: the target dataset form.
+        pool: the base model and ESM pool form.
+        batch_size: texts per embedding batch.
+        device_name: ``"cpu"``, ``"cuda"`` or ``None`` (CUDA when present).
+        embedding_cache: passed to ``compute_task_ranking`` (default ``True``: re-ranking the
+            same data with another pool skips the base model).
+        n_jobs: ESMs scored concurrently (engine default when ``None``).
+        ranker: the ranking function (default ``compute_task_ranking``); it receives the
+            dataset, the pool's selection and these settings as keywords.
+
+    Attributes:
+        ranking: the last successful :class:`TaskRanking` (``None`` before one).
+        task: the :class:`BackgroundTask` of the current or last run.
+    """
+
+    def __init__(
+        self,
+        picker: DatasetPicker,
+        pool: ESMPoolSelector,
+        *,
+        batch_size: int = 128,
+        device_name: str | None = None,
+        embedding_cache: Any = True,
+        n_jobs: int | None = None,
+        ranker: Ranker | None = None,
+        **kwargs: Any,
+    ):
+        self.picker = picker
+        self.pool = pool
+        self.settings: dict[str, Any] = {
+            "batch_size": batch_size,
+            "device_name": device_name,
+            "embedding_cache": embedding_cache,
+            "n_jobs": n_jobs,
+        }
+        if ranker is None:
+            from ..engine.ranking import compute_task_ranking
+
+            ranker = compute_task_ranking
+        self.ranker = ranker
+        self.ranking: TaskRanking | None = None
+        self.task: BackgroundTask | None = None
+        self._callbacks: list[Callable[[TaskRanking], None]] = []
+        self._lock = threading.Lock()
+
+        self.rank_button = widgets.Button(
+            description="Rank", icon="play", button_style="primary", tooltip="Rank the ESM pool"
+        )
+        self.cancel_button = widgets.Button(
+            description="Cancel", icon="stop", disabled=True, tooltip="Stop the running ranking"
+        )
+        self.progress = StageProgress(RANKING_STAGES)
+        self.status = widgets.HTML()
+        self.errors = ErrorBox()
+        self.summary = widgets.HTML()
+        self.skipped_table = widgets.HTML()
+        self.skipped = widgets.Accordion(
+            children=[self.skipped_table], titles=("Skipped ESMs",), selected_index=None
+        )
+        self.skipped.layout.display = "none"
+        super().__init__(
+            [
+                widgets.HBox([self.rank_button, self.cancel_button]),
+                self.progress,
+                self.status,
+                self.errors,
+                self.summary,
+                self.skipped,
+            ],
+            **kwargs,
+        )
+        self.rank_button.on_click(lambda _: self._rank_clicked())
+        self.cancel_button.on_click(lambda _: self.cancel())
+        picker.observe(lambda _: self._update_buttons(), "valid")
+        pool.observe(lambda _: self._update_buttons(), "valid")
+        self._update_buttons()
+
+    # -- state ----------------------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        """Whether a ranking is running and has not been cancelled."""
+        task = self.task
+        return task is not None and task.running and not task.cancel_event.is_set()
+
+    def _update_buttons(self) -> None:
+        running = self.running
+        self.rank_button.disabled = running or not (self.picker.valid and self.pool.valid)
+        self.cancel_button.disabled = not running
+        if not running and not (self.picker.valid and self.pool.valid):
+            self.rank_button.tooltip = "Complete the dataset and ESM choices above first"
+        else:
+            self.rank_button.tooltip = "Rank the ESM pool"
+
+    def on_ranking(self, callback: Callable[[TaskRanking], None]) -> None:
+        """Call ``callback(ranking)`` after every successful ranking (in the worker thread)."""
+        self._callbacks.append(callback)
+
+    # -- running --------------------------------------------------------------------------------
+
+    def _rank_clicked(self) -> None:
+        try:
+            self.rank()
+        except ValueError:
+            pass  # the reasons are shown in the forms and the status line
+
+    def rank(self, wait: bool = False) -> BackgroundTask:
+        """Start a ranking in the background and return its task (``wait``: until it ends).
+
+        Raises ``ValueError`` (reasons also shown in the panel) while the dataset or the ESM
+        pool is not valid, and ``RuntimeError`` while another ranking is running.
+        """
+        with self._lock:
+            previous = self.task
+            if previous is not None and previous.running:
+                if not previous.cancel_event.is_set():
+                    raise RuntimeError("A ranking is running: cancel it first.")
+                # One task at a time: let the cancelled run reach its next check.
+                previous.wait(CANCEL_GRACE_S)
+            problems = []
+            if not self.picker.validate():
+                problems += self.picker.problems
+            if not self.pool.update():
+                problems += self.pool.problems
+            if problems:
+                self.status.value = message_html("Cannot rank yet: " + " ".join(problems), "error")
+                self._update_buttons()
+                raise ValueError("Cannot rank yet: " + " ".join(problems))
+            selection = self.pool.selection()
+            settings = dict(self.settings)
+            picker, ranker = self.picker, self.ranker
+
+            def work(progress: ProgressCallback, cancel: threading.Event) -> TaskRanking:
+                dataset = picker.build_dataset()
+                check_cancel(cancel)
+                self.status.value = message_html(
+                    f"Ranking {len(dataset)} examples against {self.pool.describe()}…"
+                )
+                return ranker(dataset, progress=progress, cancel=cancel, **selection, **settings)
+
+            self.errors.clear()
+            self.progress.reset()
+            self.summary.value = ""
+            self.skipped.layout.display = "none"
+            self.status.value = message_html("Loading the dataset…")
+            task = BackgroundTask(work, progress=self.progress, name="hfselect-widgets-ranking")
+            task.on_done(self._finished)
+            self.task = task
+            task.start()
+            self._update_buttons()
+        if wait:
+            task.wait()
+        return task
+
+    def cancel(self) -> None:
+        """Stop the running ranking; the panel is usable again at once."""
+        task = self.task
+        if task is None or not task.running:
+            return
+        task.cancel()
+        self.status.value = message_html("Cancelling… (the run stops at its next step)", "warn")
+        self._update_buttons()
+
+    def _finished(self, task: BackgroundTask) -> None:
+        """Show the outcome of ``task`` (called in the worker thread)."""
+        # The run may have downloaded ESMs: the pool's "to download" figure is stale.
+        self.pool.forget_download_sizes()
+        if task is not self.task:
+            return  # a cancelled run that ended after a new one started
+        state = task.state
+        elapsed = format_seconds(task.elapsed or 0.0)
+        if state == CANCELLED:
+            self.progress.mark_stopped("warning")
+            self.status.value = message_html(f"Cancelled after {elapsed}.", "warn")
+        elif state == FAILED:
+            self.progress.mark_stopped("danger")
+            self.status.value = message_html(f"The ranking failed after {elapsed}.", "error")
+            self.errors.show(task.error, task.traceback)
+        else:
+            self._show_ranking(task.result, elapsed)
+        self._update_buttons()
+        if state not in (CANCELLED, FAILED):
+            for callback in list(self._callbacks):
+                try:
+                    callback(task.result)
+                except Exception as exc:  # e.g. the results view failed: say so, keep the ranking
+                    import traceback
+
+                    self.errors.show(exc, traceback.format_exc(), "Showing the results failed: ")
+
+    def _show_ranking(self, ranking: TaskRanking, elapsed: str) -> None:
+        self.ranking = ranking
+        lines = [f"Ranked {len(ranking)} intermediate datasets in {elapsed}."]
+        if ranking.failures:
+            lines.append(f"{len(ranking.failures)} ESMs were skipped (see below).")
+        lines += [str(w) for w in ranking.metadata.get("warnings") or []]
+        self.status.value = message_html("\n".join(lines), "ok")
+        self.summary.value = ranking.top(5)._repr_html_() if len(ranking) else ""
+        if ranking.failures:
+            self.skipped_table.value = failures_html(ranking.failures)
+            self.skipped.set_title(0, f"Skipped ESMs ({len(ranking.failures)})")
+            self.skipped.layout.display = None
+
+
+__all__ = ["RANKING_STAGES", "RunPanel", "failures_html"]

@@ -1,0 +1,475 @@
+"""Train an ESM for your own dataset and publish it to the Hub, from a notebook.
+
+:class:`TrainPublishPanel` is a form over :func:`~hfselect_widgets.engine.trainer.train_esm`
+(fine-tune the base model, embed, fit the map, write the ESM folder) and
+:func:`~hfselect_widgets.engine.publish.publish_esm`. Training runs in a
+:class:`~.worker.BackgroundTask` with one progress bar per stage and Cancel; the fit quality
+(held-out MSE and R²) is shown afterwards. Publishing uses the notebook's Hugging Face login:
+without one, the panel asks the user to run ``huggingface_hub.notebook_login()``. The token is
+never read into a widget, shown or stored by the panel.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+import ipywidgets as widgets
+
+from ..engine.errors import MissingTokenError
+from ..engine.esm_fit import HFSELECT_SGD_DEFAULTS
+from ..engine.finetune import FineTuneConfig
+from ..engine.model_ids import DEFAULT_HUB_MODEL, DEMO_MODEL
+from ..engine.progress import (
+    STAGE_EMBEDDING,
+    STAGE_ESM_FIT,
+    STAGE_TRAINING,
+    ProgressCallback,
+    check_cancel,
+)
+from .dataset_picker import DatasetPicker
+from .worker import (
+    CANCELLED,
+    FAILED,
+    BackgroundTask,
+    ErrorBox,
+    StageProgress,
+    format_seconds,
+    message_html,
+)
+
+TRAINING_STAGES = (STAGE_TRAINING, STAGE_EMBEDDING, STAGE_ESM_FIT)
+
+FIT_LEAST_SQUARES = "least_squares"
+FIT_HFSELECT = "hfselect"
+
+LOGIN_REQUEST = (
+    "No Hugging Face login found. Run this in a notebook cell, paste a token with write "
+    "access, then click Publish again:\n"
+    "    from huggingface_hub import notebook_login; notebook_login()"
+)
+
+_LABEL_WIDTH = "150px"
+
+
+def _described(widget: widgets.Widget, label: str) -> widgets.HBox:
+    return widgets.HBox([widgets.Label(label, layout=widgets.Layout(width=_LABEL_WIDTH)), widget])
+
+
+def _number(value: float | None) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    return f"{value:.4g}"
+
+
+def fit_quality_html(trained: Any) -> str:
+    """The fit quality of a :class:`~hfselect_widgets.engine.trainer.TrainedESM` as HTML."""
+    fit = trained.fit
+    rows = []
+    if fit.holdout_quality is not None:
+        q = fit.holdout_quality
+        rows.append(("Held-out", q.mse, q.r2, q.num_rows))
+    q = fit.train_quality
+    rows.append(("Training rows", q.mse, q.r2, q.num_rows))
+    body = "".join(
+        f"<tr><td>{name}</td><td>{_number(mse)}</td><td>{_number(r2)}</td><td>{n}</td></tr>"
+        for name, mse, r2, n in rows
+    )
+    where = html.escape(str(trained.output_dir)) if trained.output_dir else "(not saved)"
+    return (
+        f"<b>ESM for {html.escape(str(trained.config.task_id))}</b> saved to <code>{where}</code> "
+        f"in {format_seconds(trained.total_seconds)}.<br>"
+        "<table><thead><tr><th>Fit quality</th><th>MSE</th><th>R²</th><th>Rows</th></tr></thead>"
+        f"<tbody>{body}</tbody></table>"
+        "<i>R² near 1: the map reproduces the fine-tuned embeddings well.</i>"
+    )
+
+
+class TrainPublishPanel(widgets.VBox):
+    """Train an ESM (dataset, base model, recipe, hyper-parameters) and publish it.
+
+    Args:
+        namespace: where the dataset picker looks for DataFrames (default: the notebook's).
+        hf_api: an ``HfApi``-like object for publishing (tests pass a fake).
+        base_model: the base model offered first (a Hub id or a local folder).
+        output_dir: the default output folder.
+        device: where training runs (``"auto"``: CUDA when present).
+        num_examples: the default training sample size (0: all rows).
+
+    Attributes:
+        trained: the last :class:`~hfselect_widgets.engine.trainer.TrainedESM`.
+        published: the last :class:`~hfselect_widgets.engine.publish.PublishResult`.
+        task, publish_task: the background tasks of the last training and publishing.
+    """
+
+    def __init__(
+        self,
+        namespace: Any = None,
+        *,
+        hf_api: Any = None,
+        base_model: str = DEMO_MODEL,
+        output_dir: str | os.PathLike = "",
+        device: str = "auto",
+        num_examples: int = 10_000,
+        **kwargs: Any,
+    ):
+        self.hf_api = hf_api
+        self.device = device
+        self.trained: Any = None
+        self.published: Any = None
+        self.task: BackgroundTask | None = None
+        self.publish_task: BackgroundTask | None = None
+
+        # A sample by default: fine-tuning on a whole large Hub dataset takes hours on a CPU.
+        self.picker = DatasetPicker(namespace, hf_api=hf_api, num_examples=num_examples)
+        self.base_model = widgets.Combobox(
+            value=str(base_model),
+            options=[DEMO_MODEL, DEFAULT_HUB_MODEL],
+            placeholder="a Hub model id or a local model folder",
+            ensure_option=False,
+            layout=widgets.Layout(width="360px"),
+        )
+        self.fit = widgets.ToggleButtons(
+            options=[("Least squares", FIT_LEAST_SQUARES), ("hfselect (SGD)", FIT_HFSELECT)],
+            value=FIT_LEAST_SQUARES,
+            tooltips=[
+                "Closed-form fit of the map (fast, exact)",
+                "hf-dataset-selector's SGD recipe",
+            ],
+            style={"button_width": "130px"},
+        )
+        defaults = FineTuneConfig()
+        small = widgets.Layout(width="120px")
+        self.epochs = widgets.BoundedIntText(
+            value=defaults.num_epochs, min=1, max=1000, layout=small
+        )
+        self.learning_rate = widgets.FloatText(value=defaults.learning_rate, layout=small)
+        self.batch_size = widgets.BoundedIntText(
+            value=defaults.batch_size, min=1, max=65536, layout=small
+        )
+        self.weight_decay = widgets.FloatText(value=defaults.weight_decay, layout=small)
+        self.seed = widgets.IntText(value=defaults.seed, layout=small)
+        self.ridge = widgets.FloatText(value=0.0, layout=small)
+        self.holdout = widgets.BoundedFloatText(
+            value=0.1, min=0.0, max=0.9, step=0.05, layout=small
+        )
+        self.esm_epochs = widgets.BoundedIntText(
+            value=HFSELECT_SGD_DEFAULTS["num_epochs"], min=1, max=10000, layout=small
+        )
+        self.esm_learning_rate = widgets.FloatText(
+            value=HFSELECT_SGD_DEFAULTS["learning_rate"], layout=small
+        )
+        self.task_id = widgets.Text(placeholder="default: the dataset's name")
+        self.language = widgets.Text(placeholder="e.g. en")
+        self.base_model_name = widgets.Text(
+            placeholder="the model's Hub id, for a local model folder"
+        )
+        self.advanced = widgets.Accordion(
+            children=[
+                widgets.VBox(
+                    [
+                        widgets.HTML("<b>Fine-tuning the base model</b>"),
+                        _described(self.epochs, "Epochs"),
+                        _described(self.learning_rate, "Learning rate"),
+                        _described(self.batch_size, "Batch size"),
+                        _described(self.weight_decay, "Weight decay"),
+                        _described(self.seed, "Seed"),
+                        widgets.HTML("<b>Fitting the ESM</b>"),
+                        _described(self.holdout, "Held-out share"),
+                        _described(self.ridge, "Ridge (least squares)"),
+                        _described(self.esm_epochs, "SGD epochs (hfselect)"),
+                        _described(self.esm_learning_rate, "SGD learning rate"),
+                        widgets.HTML("<b>Recorded in the ESM's config</b>"),
+                        _described(self.task_id, "Task id"),
+                        _described(self.language, "Language"),
+                        _described(self.base_model_name, "Base model Hub id"),
+                    ]
+                )
+            ],
+            titles=("Advanced settings",),
+            selected_index=None,
+        )
+        self.output_dir = widgets.Text(
+            value=str(output_dir),
+            placeholder="folder to write the ESM to",
+            layout=widgets.Layout(width="360px"),
+        )
+        self.overwrite_output = widgets.Checkbox(value=False, description="Overwrite", indent=False)
+        self.train_button = widgets.Button(description="Train", icon="play", button_style="primary")
+        self.cancel_button = widgets.Button(description="Cancel", icon="stop", disabled=True)
+        self.progress = StageProgress(TRAINING_STAGES)
+        self.status = widgets.HTML()
+        self.errors = ErrorBox()
+        self.quality = widgets.HTML()
+
+        # Publishing
+        self.publish_folder = widgets.Text(
+            placeholder="the ESM folder to publish (filled in after training)",
+            layout=widgets.Layout(width="360px"),
+        )
+        self.repo_id = widgets.Text(
+            placeholder="your-username/esm-name", layout=widgets.Layout(width="360px")
+        )
+        self.private = widgets.Checkbox(value=False, description="Private", indent=False)
+        self.overwrite_repo = widgets.Checkbox(
+            value=False, description="Replace an existing ESM in the repo", indent=False
+        )
+        self.publish_button = widgets.Button(description="Publish", icon="upload")
+        self.publish_status = widgets.HTML()
+        self.publish_errors = ErrorBox()
+
+        super().__init__(
+            [
+                widgets.HTML("<h4>Intermediate dataset</h4>"),
+                self.picker,
+                widgets.HTML("<h4>Training</h4>"),
+                _described(self.base_model, "Base model"),
+                _described(self.fit, "ESM fit"),
+                self.advanced,
+                _described(widgets.HBox([self.output_dir, self.overwrite_output]), "Output folder"),
+                widgets.HBox([self.train_button, self.cancel_button]),
+                self.progress,
+                self.status,
+                self.errors,
+                self.quality,
+                widgets.HTML("<h4>Publish to the Hugging Face Hub</h4>"),
+                _described(self.publish_folder, "ESM folder"),
+                _described(self.repo_id, "Repo id"),
+                widgets.HBox([self.private, self.overwrite_repo]),
+                self.publish_button,
+                self.publish_status,
+                self.publish_errors,
+            ],
+            **kwargs,
+        )
+        self.train_button.on_click(lambda _: self._clicked(self.train))
+        self.cancel_button.on_click(lambda _: self.cancel())
+        self.publish_button.on_click(lambda _: self._clicked(self.publish))
+        self.picker.observe(lambda _: self._update_buttons(), "valid")
+        for widget in (self.base_model, self.output_dir, self.publish_folder, self.repo_id):
+            widget.observe(lambda _: self._update_buttons(), "value")
+        self._update_buttons()
+
+    # -- state ----------------------------------------------------------------------------------
+
+    @property
+    def training(self) -> bool:
+        """Whether a training runs and has not been cancelled."""
+        task = self.task
+        return task is not None and task.running and not task.cancel_event.is_set()
+
+    @property
+    def publishing(self) -> bool:
+        """Whether an upload is running."""
+        return self.publish_task is not None and self.publish_task.running
+
+    def train_problems(self) -> list[str]:
+        """Why training cannot start yet (empty when it can)."""
+        problems = [] if self.picker.validate() else list(self.picker.problems)
+        if not self.base_model.value.strip():
+            problems.append("Choose a base model.")
+        if not self.output_dir.value.strip():
+            problems.append("Choose an output folder for the ESM.")
+        return problems
+
+    def publish_problems(self) -> list[str]:
+        """Why publishing cannot start yet (empty when it can)."""
+        problems = []
+        if not self.publish_folder.value.strip():
+            problems.append("Train an ESM first, or enter the ESM folder to publish.")
+        if not self.repo_id.value.strip():
+            problems.append("Enter the repo id, e.g. your-username/esm-name.")
+        return problems
+
+    def _update_buttons(self) -> None:
+        training = self.training
+        self.train_button.disabled = training or bool(self.train_problems())
+        self.cancel_button.disabled = not training
+        self.publish_button.disabled = training or self.publishing or bool(self.publish_problems())
+
+    def _clicked(self, action: Any) -> None:
+        try:
+            action()
+        except (ValueError, RuntimeError):
+            pass  # the reason is shown in the panel
+
+    # -- training -------------------------------------------------------------------------------
+
+    def training_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for ``train_esm`` from the form (without the dataset)."""
+        fit = self.fit.value
+        kwargs: dict[str, Any] = {
+            "base_model": os.path.expanduser(self.base_model.value.strip()),
+            "output_dir": os.path.expanduser(self.output_dir.value.strip()),
+            "overwrite": self.overwrite_output.value,
+            "fit": fit,
+            "holdout": self.holdout.value,
+            "finetune": FineTuneConfig(
+                num_epochs=self.epochs.value,
+                learning_rate=self.learning_rate.value,
+                batch_size=self.batch_size.value,
+                weight_decay=self.weight_decay.value,
+                seed=self.seed.value,
+            ),
+            "task_id": self.task_id.value.strip() or None,
+            "language": self.language.value.strip() or None,
+            "base_model_name": self.base_model_name.value.strip() or None,
+            "device": self.device,
+        }
+        if fit == FIT_LEAST_SQUARES:
+            kwargs["ridge"] = self.ridge.value
+        else:
+            kwargs["esm_sgd_kwargs"] = {
+                "num_epochs": self.esm_epochs.value,
+                "learning_rate": self.esm_learning_rate.value,
+            }
+        return kwargs
+
+    def train(self, wait: bool = False) -> BackgroundTask:
+        """Train in the background and return the task (``wait``: until it ends).
+
+        Raises ``ValueError`` while the form is incomplete and ``RuntimeError`` while a
+        training runs (reasons are shown in the panel too).
+        """
+        if self.training:
+            raise RuntimeError("A training is running: cancel it first.")
+        problems = self.train_problems()
+        if problems:
+            self.status.value = message_html("Cannot train yet: " + " ".join(problems), "error")
+            raise ValueError("Cannot train yet: " + " ".join(problems))
+        kwargs = self.training_kwargs()
+        picker = self.picker
+
+        def work(progress: ProgressCallback, cancel: threading.Event) -> Any:
+            from ..engine.trainer import train_esm
+
+            dataset = picker.build_dataset()
+            check_cancel(cancel)
+            self.status.value = message_html(
+                f"Training on {len(dataset)} examples with {kwargs['base_model']}…"
+            )
+            return train_esm(dataset, progress=progress, cancel=cancel, **kwargs)
+
+        self.errors.clear()
+        self.progress.reset()
+        self.quality.value = ""
+        self.status.value = message_html("Loading the dataset…")
+        task = BackgroundTask(work, progress=self.progress, name="hfselect-widgets-training")
+        task.on_done(self._trained)
+        self.task = task
+        task.start()
+        self._update_buttons()
+        if wait:
+            task.wait()
+        return task
+
+    def cancel(self) -> None:
+        """Stop the running training; nothing is written once cancelled."""
+        if self.task is None or not self.task.running:
+            return
+        self.task.cancel()
+        self.status.value = message_html("Cancelling… (training stops at its next step)", "warn")
+        self._update_buttons()
+
+    def _trained(self, task: BackgroundTask) -> None:
+        if task is not self.task:
+            return
+        elapsed = format_seconds(task.elapsed or 0.0)
+        state = task.state
+        if state == CANCELLED:
+            self.progress.mark_stopped("warning")
+            self.status.value = message_html(
+                f"Cancelled after {elapsed}; nothing was written.", "warn"
+            )
+        elif state == FAILED:
+            self.progress.mark_stopped("danger")
+            self.status.value = message_html(f"Training failed after {elapsed}.", "error")
+            self.errors.show(task.error, task.traceback)
+        else:
+            self.trained = task.result
+            self.status.value = message_html(f"Trained in {elapsed}.", "ok")
+            self.quality.value = fit_quality_html(self.trained)
+            if self.trained.output_dir is not None:
+                self.publish_folder.value = str(self.trained.output_dir)
+        self._update_buttons()
+
+    # -- publishing -----------------------------------------------------------------------------
+
+    def publish(self, wait: bool = False) -> BackgroundTask | None:
+        """Publish the ESM folder to the repo id (in the background); ``None`` without a login.
+
+        Without a Hugging Face token the panel asks the user to run ``notebook_login()``.
+        """
+        from ..engine.publish import publish_esm, resolve_token
+
+        if self.publishing:
+            raise RuntimeError("Publishing is under way.")
+        problems = self.publish_problems()
+        if problems:
+            self.publish_status.value = message_html(" ".join(problems), "error")
+            raise ValueError(" ".join(problems))
+        self.publish_errors.clear()
+        try:
+            # Only whether a login exists: the token itself is dropped at once.
+            resolve_token(None, self.hf_api)
+        except MissingTokenError as exc:
+            self.publish_status.value = message_html(LOGIN_REQUEST, "warn")
+            self.publish_errors.show(exc)
+            return None
+        folder = Path(os.path.expanduser(self.publish_folder.value.strip()))
+        repo_id = self.repo_id.value.strip()
+        options = {
+            "private": self.private.value,
+            "overwrite": self.overwrite_repo.value,
+            "hf_api": self.hf_api,
+        }
+
+        def work(progress: ProgressCallback, cancel: threading.Event) -> Any:
+            return publish_esm(folder, repo_id, **options)
+
+        self.publish_status.value = message_html(f"Publishing to {repo_id}…")
+        task = BackgroundTask(work, name="hfselect-widgets-publish")
+        task.on_done(self._published)
+        self.publish_task = task
+        task.start()
+        self._update_buttons()
+        if wait:
+            task.wait()
+        return task
+
+    def _redact_token(self, text: str) -> str:
+        """``text`` with the login's token replaced by ``***`` (in case a Hub error quoted it).
+
+        The token is looked up for this replacement only and never kept.
+        """
+        from ..engine.publish import resolve_token
+
+        try:
+            token = resolve_token(None, self.hf_api)
+        except Exception:  # no login: nothing to hide
+            return text
+        return text.replace(token, "***") if token else text
+
+    def _published(self, task: BackgroundTask) -> None:
+        if task.error is not None:
+            if isinstance(task.error, MissingTokenError):
+                self.publish_status.value = message_html(LOGIN_REQUEST, "warn")
+            else:
+                self.publish_status.value = message_html("Publishing failed.", "error")
+            self.publish_errors.show(task.error, task.traceback, redact=self._redact_token)
+        else:
+            self.published = task.result
+            url = html.escape(str(self.published.url))
+            self.publish_status.value = (
+                f"<div style='color:#1b7a2f'>Published to "
+                f"<a href='{url}' target='_blank'>{url}</a> "
+                f"({', '.join(html.escape(f) for f in self.published.files)}).</div>"
+            )
+        self._update_buttons()
+
+
+__all__ = ["LOGIN_REQUEST", "TRAINING_STAGES", "TrainPublishPanel", "fit_quality_html"]

@@ -1,0 +1,268 @@
+"""The run panel and its background worker: rank on a tiny model, cancel mid-run, show errors.
+
+Everything runs offline on a tiny random sentence-transformers model and ESMs written to a
+temporary folder. Cancellation is made deterministic by holding the worker inside its first
+"scoring" progress report until the test has pressed Cancel.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pandas as pd
+import pytest
+from esm_factory import write_esm
+from tiny_models import HIDDEN_SIZE, TINY_TEXTS, make_tiny_model
+
+from hfselect_widgets.engine.errors import ColumnNotFoundError, RankingCancelled
+from hfselect_widgets.engine.progress import check_cancel
+from hfselect_widgets.widgets.dataset_picker import DatasetPicker
+from hfselect_widgets.widgets.esm_pool import ESMPoolSelector
+from hfselect_widgets.widgets.run_panel import RunPanel
+from hfselect_widgets.widgets.worker import BackgroundTask, ErrorBox, StageProgress
+
+# The tiny model folder has no known Hub id: the engine warns (and the panel shows it).
+pytestmark = pytest.mark.filterwarnings("ignore:The base model has no known Hub id")
+
+WAIT_S = 60  # generous upper bounds for a slow CI machine; never a timing assertion
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    return make_tiny_model(tmp_path_factory.mktemp("model") / "tiny", "sentence-transformers")
+
+
+@pytest.fixture(scope="module")
+def esm_dir(tmp_path_factory):
+    """Three ESMs that fit the tiny model and one of another dimension (skipped)."""
+    root = tmp_path_factory.mktemp("esms")
+    for i, task in enumerate(("org/alpha", "org/beta", "org/gamma")):
+        write_esm(root / task.split("/")[1], HIDDEN_SIZE, task_id=task, seed=i)
+    write_esm(root / "wrong_dim", 16, task_id="org/wrong-dim")
+    return root
+
+
+def target_frame() -> pd.DataFrame:
+    return pd.DataFrame({"text": TINY_TEXTS, "label": [i % 2 for i in range(len(TINY_TEXTS))]})
+
+
+def make_panel(tiny_model, esm_dir, namespace=None, **options) -> RunPanel:
+    namespace = {"target": target_frame()} if namespace is None else namespace
+    picker = DatasetPicker(namespace, source="dataframe", num_examples=0)
+    pool = ESMPoolSelector(model_name=str(tiny_model), esm_dir=esm_dir)
+    options.setdefault("embedding_cache", None)
+    options.setdefault("n_jobs", 2)
+    return RunPanel(picker, pool, **options)
+
+
+# --- the run panel -------------------------------------------------------------------------------
+
+
+def test_rank_completes_on_a_tiny_model_and_shows_the_outcome(tiny_model, esm_dir):
+    """Rank: the ranking is kept and announced, progress bars are complete, the skipped ESM is
+    listed with its reason, and the panel is ready for the next run."""
+    panel = make_panel(tiny_model, esm_dir)
+    received = []
+    panel.on_ranking(received.append)
+    assert not panel.rank_button.disabled and panel.cancel_button.disabled
+
+    task = panel.rank(wait=True)
+
+    assert task.state == "succeeded", task.traceback
+    ranking = panel.ranking
+    assert received == [ranking]
+    assert sorted(ranking.task_ids) == ["org/alpha", "org/beta", "org/gamma"]
+    assert "Ranked 3 intermediate datasets" in panel.status.value
+    assert "no known Hub id" in panel.status.value  # the engine's warning, shown
+    assert "org/" in panel.summary.value  # the top of the ranking
+    assert panel.skipped.layout.display is None
+    assert "wrong_dim" in panel.skipped_table.value
+    assert "16-dimensional" in panel.skipped_table.value
+    assert panel.progress.text("embedding").startswith(f"{len(TINY_TEXTS)} / {len(TINY_TEXTS)}")
+    assert panel.progress.text("scoring").startswith("4 / 4 ESMs")
+    assert panel.progress.bar("scoring").bar_style == "success"
+    assert panel.errors.layout.display == "none"
+    assert not panel.rank_button.disabled and panel.cancel_button.disabled
+
+
+def test_rank_button_is_blocked_while_a_form_is_invalid(tiny_model, esm_dir):
+    """An invalid dataset choice disables Rank; rank() refuses with the reason; fixing it
+    enables Rank again."""
+    panel = make_panel(tiny_model, esm_dir)
+    panel.picker.text_cols.value = ()
+    assert panel.rank_button.disabled
+    with pytest.raises(ValueError, match="text column"):
+        panel.rank()
+    assert "text column" in panel.status.value
+
+    panel.picker.text_cols.value = ("text",)
+    assert not panel.rank_button.disabled
+
+    panel.pool.task_filter.value = "no-such-task"
+    assert panel.rank_button.disabled
+
+
+def test_cancel_mid_run_stops_the_worker_and_frees_the_panel_at_once(
+    tiny_model, esm_dir, monkeypatch
+):
+    """Cancel during scoring: Rank is usable immediately, the worker stops with
+    RankingCancelled, no ranking is kept, and the outcome says so."""
+    panel = make_panel(tiny_model, esm_dir)
+    reached, release = threading.Event(), threading.Event()
+    show = panel.progress.update
+
+    def held_update(stage, done, total):
+        show(stage, done, total)
+        if stage == "scoring" and not reached.is_set():
+            reached.set()
+            release.wait(WAIT_S)
+
+    monkeypatch.setattr(panel.progress, "update", held_update)
+    task = panel.rank()
+    assert reached.wait(WAIT_S), task.traceback
+    assert task.running and panel.running
+    assert panel.rank_button.disabled and not panel.cancel_button.disabled
+
+    panel.cancel_button.click()
+
+    assert task.cancel_event.is_set()
+    assert not panel.rank_button.disabled and panel.cancel_button.disabled  # at once
+    assert "Cancelling" in panel.status.value
+    release.set()
+    assert task.wait(WAIT_S)
+    assert task.state == "cancelled"
+    assert isinstance(task.error, RankingCancelled)
+    assert panel.ranking is None
+    assert "Cancelled" in panel.status.value
+    assert panel.errors.layout.display == "none"  # a cancel is not an error
+
+    # ... and the panel ranks again normally.
+    monkeypatch.setattr(panel.progress, "update", show)
+    assert panel.rank(wait=True).state == "succeeded"
+    assert panel.ranking is not None
+
+
+def test_engine_error_is_shown_with_its_message_and_traceback(tiny_model, esm_dir):
+    """The DataFrame loses its label column after it was picked: the engine's
+    ColumnNotFoundError message appears in the panel, the traceback behind a toggle."""
+    namespace = {"target": target_frame()}
+    panel = make_panel(tiny_model, esm_dir, namespace=namespace)
+    namespace["target"] = target_frame().rename(columns={"label": "stars"})
+
+    task = panel.rank(wait=True)
+
+    assert task.state == "failed" and isinstance(task.error, ColumnNotFoundError)
+    assert panel.errors.layout.display is None
+    assert str(task.error) in panel.errors.text
+    assert "&#x27;label&#x27; does not exist" in panel.errors.message.value
+    assert panel.errors.details.selected_index is None  # collapsed until asked for
+    assert "Traceback" in panel.errors.traceback.value
+    assert "ColumnNotFoundError" in panel.errors.traceback.value
+    assert "failed" in panel.status.value
+    assert panel.ranking is None
+    assert not panel.rank_button.disabled and panel.cancel_button.disabled
+
+
+def test_ranker_receives_the_pool_selection_and_settings(tiny_model, esm_dir):
+    """The panel passes the dataset, the pool's selection and its settings to the ranker."""
+    calls = []
+
+    def fake_ranker(dataset, **kwargs):
+        calls.append((dataset, kwargs))
+        raise RuntimeError("stop here")
+
+    panel = make_panel(tiny_model, esm_dir, ranker=fake_ranker, batch_size=7)
+    task = panel.rank(wait=True)
+    dataset, kwargs = calls[0]
+    assert len(dataset) == len(TINY_TEXTS)
+    assert kwargs["model_name"] == str(tiny_model) and kwargs["esm_dir"] == str(esm_dir)
+    assert kwargs["batch_size"] == 7 and callable(kwargs["progress"])
+    assert isinstance(kwargs["cancel"], threading.Event)
+    assert task.state == "failed" and "RuntimeError: stop here" in panel.errors.text
+
+
+# --- the worker ----------------------------------------------------------------------------------
+
+
+def test_background_task_keeps_the_result_and_runs_callbacks_before_wait_returns():
+    seen = []
+    task = BackgroundTask(lambda progress, cancel: 42)
+    task.on_done(lambda t: seen.append(t.result))
+    assert task.state == "pending"
+    task.start()
+    assert task.wait(WAIT_S)
+    assert task.result == 42 and task.state == "succeeded" and seen == [42]
+    late = []
+    task.on_done(lambda t: late.append(t.state))  # registered after the end: called at once
+    assert late == ["succeeded"]
+    with pytest.raises(RuntimeError):
+        task.start()
+
+
+def test_background_task_captures_errors_with_their_traceback():
+    def fail(progress, cancel):
+        raise ColumnNotFoundError("txt", ["text", "label"], role="text column")
+
+    task = BackgroundTask(fail).start()
+    assert task.wait(WAIT_S)
+    assert task.state == "failed" and isinstance(task.error, ColumnNotFoundError)
+    assert "ColumnNotFoundError" in task.traceback and "in fail" in task.traceback
+
+
+def test_background_task_cancel_is_seen_by_the_engine_check():
+    started = threading.Event()
+
+    def work(progress, cancel):
+        started.set()
+        cancel.wait(WAIT_S)
+        check_cancel(cancel, "scoring")
+
+    task = BackgroundTask(work).start()
+    assert started.wait(WAIT_S) and task.running
+    task.cancel()
+    assert task.wait(WAIT_S)
+    assert task.state == "cancelled" and not task.running
+
+
+def test_progress_display_errors_never_abort_the_work():
+    """A failing progress display is logged; the engine's work goes on."""
+
+    def broken_display(stage, done, total):
+        raise RuntimeError("display broke")
+
+    def work(progress, cancel):
+        progress("embedding", 1, 2)
+        return "done"
+
+    task = BackgroundTask(work, progress=broken_display).start()
+    assert task.wait(WAIT_S) and task.result == "done"
+
+
+def test_stage_progress_shows_counts_time_left_and_completion():
+    bars = StageProgress(["embedding", "scoring"], min_interval=0)
+    bars("embedding", 0, 10)
+    assert bars.text("embedding") == "0 / 10 texts"
+    bars("embedding", 5, 10)
+    assert bars.bar("embedding").value == 5 and bars.bar("embedding").max == 10
+    assert bars.text("embedding").startswith("5 / 10 texts")
+    bars("embedding", 10, 10)
+    assert bars.bar("embedding").bar_style == "success"
+    bars("download", 3, None)  # a stage not named at creation, with no total
+    assert bars.stages == ["embedding", "scoring", "download"]
+    assert bars.text("download") == "3 ESMs"
+    bars.reset()
+    assert bars.text("embedding") == "waiting" and bars.bar("embedding").value == 0
+
+
+def test_error_box_redacts_and_hides():
+    box = ErrorBox()
+    assert box.layout.display == "none"
+    box.show(
+        RuntimeError("token hf_secret leaked"),
+        "trace hf_secret",
+        redact=lambda t: t.replace("hf_secret", "***"),
+    )
+    assert "hf_secret" not in box.message.value + box.traceback.value
+    assert "***" in box.message.value and box.layout.display is None
+    box.clear()
+    assert box.layout.display == "none" and box.text == ""
