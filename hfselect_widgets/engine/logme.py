@@ -111,18 +111,19 @@ def logme_reference(features: np.ndarray, labels: np.ndarray, regression: bool =
 # --- the fast path ---------------------------------------------------------------------------
 
 
-def _spectrum_and_projections(gram: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Eigenvalues of the symmetric ``gram`` and the projections ``Vᵀz`` onto its eigenvectors.
+def _tridiagonalize(
+    gram: np.ndarray, z: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """``A = Q T Qᵀ``: the diagonal and off-diagonal of ``T`` and the rotated columns ``Qᵀz``.
 
-    Only the lower triangle of ``gram`` is read. Uses the tridiagonal route described in the
-    module docstring; falls back to a dense ``eigh`` for tiny or degenerate sizes.
+    Only the lower triangle of ``gram`` is read. Returns ``None`` for sizes below 3, where the
+    dense fallback is used.
     """
     from scipy.linalg import lapack
 
     size = gram.shape[0]
     if size < 3:
-        vals, vecs = np.linalg.eigh(np.tril(gram) + np.tril(gram, -1).T)
-        return vals, vecs.T @ z
+        return None
     lwork = int(lapack.dsytrd_lwork(size, lower=1)[0])
     reflectors, diag, offdiag, tau, info = lapack.dsytrd(gram, lower=1, lwork=lwork)
     if info != 0:
@@ -141,10 +142,122 @@ def _spectrum_and_projections(gram: np.ndarray, z: np.ndarray) -> tuple[np.ndarr
     if info != 0:
         raise np.linalg.LinAlgError(f"dormqr failed (info={info})")
     rotated[1:] = tail
+    return diag, offdiag, rotated
+
+
+def _spectrum_and_projections(gram: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Eigenvalues of the symmetric ``gram`` and the projections ``Vᵀz`` onto its eigenvectors.
+
+    The slower, always-applicable route: eigenvectors of the small tridiagonal ``T`` (never of
+    ``gram`` itself). Used when the solve-based iteration cannot be (see
+    :func:`_evidence_by_solves`) and for sizes below 3.
+    """
+    from scipy.linalg import lapack
+
+    reduced = _tridiagonalize(gram, z)
+    if reduced is None:
+        vals, vecs = np.linalg.eigh(np.tril(gram) + np.tril(gram, -1).T)
+        return vals, vecs.T @ z
+    diag, offdiag, rotated = reduced
     vals, tri_vecs, info = lapack.dstevd(diag, offdiag, compute_v=1)
     if info != 0:
         raise np.linalg.LinAlgError(f"dstevd failed (info={info})")
     return vals, tri_vecs.T @ rotated
+
+
+class _NotPositiveDefinite(Exception):
+    """``T + tI`` is not positive definite (a negative eigenvalue below -t): use the fallback."""
+
+
+def _tridiagonal_matvec(diag: np.ndarray, offdiag: np.ndarray, x: np.ndarray) -> np.ndarray:
+    out = diag[:, None] * x
+    out[:-1] += offdiag[:, None] * x[1:]
+    out[1:] += offdiag[:, None] * x[:-1]
+    return out
+
+
+def _evidence_by_solves(
+    diag: np.ndarray,
+    offdiag: np.ndarray,
+    rotated: np.ndarray,
+    y_sq_norms: np.ndarray,
+    n: int,
+    d: int,
+    gram_is_dxd: bool,
+) -> np.ndarray:
+    """The reference's fixed-point iteration without any eigenvector.
+
+    With ``T`` the tridiagonal form of the Gram matrix and ``w`` the rotated label columns,
+    every sum over eigen-directions the iteration needs is a quadratic form in
+    ``(T + tI)^-1``, which costs two O(D) tridiagonal solves per column and step:
+
+    * ``fᵀf`` (N > D, ``w = Qᵀfᵀy``): ``m2 = |(T+tI)^-1 w|²`` and
+      ``res2 = |y|² - wᵀ(T+2tI)(T+tI)^-2 w``;
+    * ``ffᵀ`` (N <= D, ``w = Qᵀy``): ``m2 = wᵀT(T+tI)^-2 w`` and
+      ``res2 = |y|² - wᵀT(T+2tI)(T+tI)^-2 w``.
+
+    These are the reference's sums with ``x² = p/σ`` (resp. ``p``) simplified so that no
+    eigenvalue is divided by, which also makes them stable for rank-deficient features. The
+    eigenvalues (``dsterf``) give ``gamma`` and the log-determinant, with the reference's
+    truncation of tiny directions for N > D.
+    """
+    from scipy.linalg import lapack
+
+    vals, info = lapack.dsterf(diag, offdiag)[:2]
+    if info != 0:
+        raise np.linalg.LinAlgError(f"dsterf failed (info={info})")
+    abs_vals = np.abs(vals)
+    sigma = abs_vals[np.sqrt(abs_vals) > _SPECTRUM_CUTOFF] if gram_is_dxd else abs_vals
+    t_w = _tridiagonal_matvec(diag, offdiag, rotated)
+    # the vectors whose products with (T+tI)^-2 w give m2 and the res2 correction (see above)
+    if gram_is_dxd:
+        m2_left, res_left, res_shift = None, t_w, rotated
+    else:
+        m2_left, res_left, res_shift = t_w, _tridiagonal_matvec(diag, offdiag, t_w), t_w
+
+    num_cols = rotated.shape[1]
+    alpha = np.ones(num_cols)
+    beta = np.ones(num_cols)
+    m2 = np.zeros(num_cols)
+    res2 = np.zeros(num_cols)
+    active = list(range(num_cols))
+    s = sigma[:, None]
+    for _ in range(_MAX_ITERATIONS):
+        still_active = []
+        t_all = alpha[active] / beta[active]
+        gammas = (s / (s + t_all)).sum(axis=0)
+        for k, col in enumerate(active):
+            t, gamma = t_all[k], gammas[k]
+            factor_d, factor_e, info = lapack.dpttrf(diag + t, offdiag)
+            if info != 0:
+                raise _NotPositiveDefinite
+            u, info = lapack.dpttrs(factor_d, factor_e, rotated[:, col])
+            v, info2 = lapack.dpttrs(factor_d, factor_e, u)
+            if info or info2:
+                raise _NotPositiveDefinite
+            if m2_left is None:
+                m2_col = float(u @ u)
+            else:
+                m2_col = float(m2_left[:, col] @ v)
+            res2_col = y_sq_norms[col] - float((res_left[:, col] + 2 * t * res_shift[:, col]) @ v)
+            alpha_new = gamma / (m2_col + _EPSILON)
+            beta_new = (n - gamma) / (res2_col + _EPSILON)
+            alpha[col], beta[col], m2[col], res2[col] = alpha_new, beta_new, m2_col, res2_col
+            if abs(alpha_new / beta_new - t) / t > _TOLERANCE:
+                still_active.append(col)
+        active = still_active
+        if not active:
+            break
+    log_det = np.log(alpha[None, :] + beta[None, :] * s).sum(axis=0)
+    evidence = (
+        d / 2.0 * np.log(alpha)
+        + n / 2.0 * np.log(beta)
+        - 0.5 * log_det
+        - beta / 2.0 * res2
+        - alpha / 2.0 * m2
+        - n / 2.0 * math.log(2 * math.pi)
+    )
+    return evidence / n
 
 
 def _evidence_from_spectrum(
@@ -216,19 +329,28 @@ class LogMETarget:
         n, d = f.shape
         if n != self.num_examples:
             raise ValueError(f"features have {n} rows but the target has {self.num_examples}")
-        if n > d:
+        gram_is_dxd = n > d
+        if gram_is_dxd:
             gram = blas.dsyrk(1.0, f, trans=1, lower=1)  # fᵀf, lower triangle
-            z = f.T @ self.y
-            vals, proj = _spectrum_and_projections(gram, z)
-            abs_vals = np.abs(vals)
+            rhs = f.T @ self.y
+        else:
+            gram = blas.dsyrk(1.0, f, trans=0, lower=1)  # f fᵀ, lower triangle
+            rhs = self.y
+        reduced = _tridiagonalize(gram, rhs)
+        if reduced is not None:
+            try:
+                return _evidence_by_solves(*reduced, self.y_sq_norms, n, d, gram_is_dxd=gram_is_dxd)
+            except _NotPositiveDefinite:
+                pass  # a tiny t met a slightly negative eigenvalue: use eigenvectors of T
+        vals, proj = _spectrum_and_projections(gram, rhs)
+        abs_vals = np.abs(vals)
+        if gram_is_dxd:
             keep = np.sqrt(abs_vals) > _SPECTRUM_CUTOFF
             sigma = abs_vals[keep]
             # x = uᵀy with u = f v / s, so x² = (vᵀfᵀy)² / σ
             x2 = proj[keep] ** 2 / sigma[:, None]
         else:
-            gram = blas.dsyrk(1.0, f, trans=0, lower=1)  # f fᵀ, lower triangle
-            vals, proj = _spectrum_and_projections(gram, self.y)
-            sigma = np.abs(vals)  # the thin SVD keeps every direction when N <= D
+            sigma = abs_vals  # the thin SVD keeps every direction when N <= D
             x2 = proj**2
         res_x2 = self.y_sq_norms - x2.sum(axis=0)
         return _evidence_from_spectrum(sigma, x2, res_x2, n, d)
