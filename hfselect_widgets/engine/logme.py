@@ -121,9 +121,13 @@ def _tridiagonalize(
     """
     from scipy.linalg import lapack
 
+    from . import lapack_nogil
+
     size = gram.shape[0]
     if size < 3:
         return None
+    if lapack_nogil.AVAILABLE:  # same routines, but concurrent ESMs run in parallel
+        return lapack_nogil.tridiagonalize(gram, z)
     lwork = int(lapack.dsytrd_lwork(size, lower=1)[0])
     reflectors, diag, offdiag, tau, info = lapack.dsytrd(gram, lower=1, lwork=lwork)
     if info != 0:
@@ -323,18 +327,19 @@ class LogMETarget:
 
     def column_evidences(self, features: np.ndarray) -> np.ndarray:
         """Per-column evidence (C,) for one feature matrix (N, D)."""
-        from scipy.linalg import blas
 
         f = np.asarray(features, dtype=np.float64)
         n, d = f.shape
         if n != self.num_examples:
             raise ValueError(f"features have {n} rows but the target has {self.num_examples}")
         gram_is_dxd = n > d
+        # NumPy's matmul releases the GIL (SciPy's dsyrk wrapper does not), so that ESMs
+        # scored in concurrent threads run in parallel.
         if gram_is_dxd:
-            gram = blas.dsyrk(1.0, f, trans=1, lower=1)  # fᵀf, lower triangle
+            gram = f.T @ f
             rhs = f.T @ self.y
         else:
-            gram = blas.dsyrk(1.0, f, trans=0, lower=1)  # f fᵀ, lower triangle
+            gram = f @ f.T
             rhs = self.y
         reduced = _tridiagonalize(gram, rhs)
         if reduced is not None:
