@@ -61,31 +61,66 @@ def score_job(job: dict) -> dict:
         raise RuntimeError(f"hfselect loaded {len(esms)} of {len(folders)} ESMs")
 
     # The loop of hfselect.compute_scores, minus the base model: per-ESM lists of batches.
+    # Each ESM's share of the time is recorded too: all ESMs do the same work, so the median
+    # over ESMs filters out bursts of other load on a shared machine.
     x = torch.from_numpy(embeddings)
     esm_embeddings: list[list[np.ndarray]] = [[] for _ in esms]
+    transform_each = [0.0] * len(esms)
     with stopwatch(times, "transform_s"), torch.no_grad():
         for start in range(0, len(x), batch_size):
             batch = x[start : start + batch_size]
             for i, esm in enumerate(esms):
+                began = time.perf_counter()
                 esm_embeddings[i].append(esm(batch).cpu().numpy())
+                transform_each[i] += time.perf_counter() - began
     marks["after_transform_rss_mb"] = current_rss_mb()
 
-    scores = []
+    # ``logme_limit`` (the default mode's largest K): every ESM's embeddings are kept as above,
+    # which is what sets hfselect's memory peak, but only the first ones are scored.
+    limit = job.get("logme_limit") or len(esms)
+    scores, logme_each = [], []
     with stopwatch(times, "logme_s"):
-        for features in esm_embeddings:
-            scores.append(
-                float(
-                    LogME(regression=is_regression).fit(
-                        np.vstack(features), labels, add_intercept=False
-                    )
-                )
+        for features in esm_embeddings[:limit]:
+            began = time.perf_counter()
+            score = LogME(regression=is_regression).fit(
+                np.vstack(features), labels, add_intercept=False
             )
+            scores.append(float(score))
+            logme_each.append(time.perf_counter() - began)
+    single = single_thread_per_esm(
+        esms, x, labels, is_regression, int(job.get("single_thread_sample", 0)), batch_size
+    )
+    torch.set_num_threads(int(job["threads"]))
     return {
-        "scores": dict(zip(folders, scores, strict=True)),
+        "scores": dict(zip(folders[: len(scores)], scores, strict=True)),
         "times": times,
+        "transform_each_s": transform_each,
+        "logme_each_s": logme_each,
+        "single_thread_s": single,
         "jit_warmup_s": jit_s,
         "memory_marks": marks,
     }
+
+
+def single_thread_per_esm(esms, x, labels, is_regression, sample, batch_size) -> list[float]:
+    """Seconds per ESM (apply + LogME, as above) for the first ``sample`` ESMs on one thread.
+
+    A second, contention-robust figure: on a shared machine a multi-threaded BLAS call waits
+    for its slowest thread, so work per ESM on one core compares implementations more fairly.
+    """
+    import torch
+    from hfselect.logme import LogME
+    from threadpoolctl import threadpool_limits
+
+    seconds = []
+    torch.set_num_threads(1)
+    with threadpool_limits(limits=1), torch.no_grad():
+        for esm in esms[:sample]:
+            start = time.perf_counter()
+            parts = [esm(x[s : s + batch_size]).cpu().numpy() for s in range(0, len(x), batch_size)]
+            LogME(regression=is_regression).fit(np.vstack(parts), labels, add_intercept=False)
+            seconds.append(time.perf_counter() - start)
+    return seconds
 
 
 def e2e_job(job: dict) -> dict:

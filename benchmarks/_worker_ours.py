@@ -59,21 +59,66 @@ def score_job(job: dict) -> dict:
         else:
             handles = [ESMHandle.from_folder(folder) for folder in job["folders"]]
             keys = job["folders"]
+        started = time.perf_counter()
+        finished: list[float] = []  # when each ESM's score came back, seconds from the start
+
+        def progress(stage: str, done: int, total: int | None) -> None:
+            if done > len(finished):
+                finished.append(time.perf_counter() - started)
+
         result = score_embeddings(
-            embeddings, labels, is_regression, handles, model_id=None, n_jobs=threads
+            embeddings,
+            labels,
+            is_regression,
+            handles,
+            model_id=None,
+            n_jobs=threads,
+            progress=progress,
         )
     by_source = {
         config.source: float(score)
         for config, score in zip(result.configs, result.scores, strict=True)
     }
     scores = {key: by_source.get(key, float("nan")) for key in keys}
+    single = single_thread_per_esm(
+        embeddings, labels, is_regression, handles, int(job.get("single_thread_sample", 0))
+    )
     return {
         "scores": scores,
+        "single_thread_s": single,
+        "finished_s": finished,
         "failures": result.failures,
         "times": times,
         "warmup_s": warm_s,
         "memory_marks": marks,
     }
+
+
+def single_thread_per_esm(embeddings, labels, is_regression, handles, sample) -> list[float]:
+    """Seconds per ESM (load + apply + LogME) for the first ``sample`` ESMs on one thread.
+
+    The counterpart of the reference worker's figure: one ``score_embeddings`` call per ESM
+    with ``n_jobs=1`` and every BLAS/torch pool limited to one thread.
+    """
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    from hfselect_widgets.engine.ranking import score_embeddings
+
+    seconds = []
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with threadpool_limits(limits=1):
+            for handle in handles[:sample]:
+                start = time.perf_counter()
+                score_embeddings(
+                    embeddings, labels, is_regression, [handle], model_id=None, n_jobs=1
+                )
+                seconds.append(time.perf_counter() - start)
+    finally:
+        torch.set_num_threads(previous)
+    return seconds
 
 
 def e2e_job(job: dict) -> dict:
