@@ -58,7 +58,7 @@ def hub_folder(tmp_path_factory):
 @pytest.fixture(scope="module")
 def two_subset_folder(tmp_path_factory):
     """A dataset folder whose README declares two subsets with different columns."""
-    folder = tmp_path_factory.mktemp("subsets") / "two_subsets"
+    folder = tmp_path_factory.mktemp("subsets") / "two_subsets_with_other_columns"
     for subset, text_column in (("first", "text"), ("second", "question")):
         (folder / subset).mkdir(parents=True)
         pd.DataFrame(
