@@ -180,6 +180,29 @@ def _tridiagonal_matvec(diag: np.ndarray, offdiag: np.ndarray, x: np.ndarray) ->
     return out
 
 
+def _evidence(
+    alpha: np.ndarray,
+    beta: np.ndarray,
+    sigma: np.ndarray,
+    m2: np.ndarray,
+    res2: np.ndarray,
+    n: int,
+    d: int,
+) -> np.ndarray:
+    """The reference's evidence per column, divided by ``n`` (``D`` in the first term, the
+    log-determinant over the kept directions only: hfselect's formula, quirk included)."""
+    log_det = np.log(alpha[None, :] + beta[None, :] * sigma[:, None]).sum(axis=0)
+    evidence = (
+        d / 2.0 * np.log(alpha)
+        + n / 2.0 * np.log(beta)
+        - 0.5 * log_det
+        - beta / 2.0 * res2
+        - alpha / 2.0 * m2
+        - n / 2.0 * math.log(2 * math.pi)
+    )
+    return evidence / n
+
+
 def _evidence_by_solves(
     diag: np.ndarray,
     offdiag: np.ndarray,
@@ -252,16 +275,7 @@ def _evidence_by_solves(
         active = still_active
         if not active:
             break
-    log_det = np.log(alpha[None, :] + beta[None, :] * s).sum(axis=0)
-    evidence = (
-        d / 2.0 * np.log(alpha)
-        + n / 2.0 * np.log(beta)
-        - 0.5 * log_det
-        - beta / 2.0 * res2
-        - alpha / 2.0 * m2
-        - n / 2.0 * math.log(2 * math.pi)
-    )
-    return evidence / n
+    return _evidence(alpha, beta, sigma, m2, res2, n, d)
 
 
 def _evidence_from_spectrum(
@@ -294,16 +308,7 @@ def _evidence_from_spectrum(
         active = active[~converged]
         if active.size == 0:
             break
-    log_det = np.log(alpha[None, :] + beta[None, :] * s).sum(axis=0)
-    evidence = (
-        d / 2.0 * np.log(alpha)
-        + n / 2.0 * np.log(beta)
-        - 0.5 * log_det
-        - beta / 2.0 * res2
-        - alpha / 2.0 * m2
-        - n / 2.0 * math.log(2 * math.pi)
-    )
-    return evidence / n
+    return _evidence(alpha, beta, sigma, m2, res2, n, d)
 
 
 class LogMETarget:
