@@ -68,6 +68,7 @@ def trained(model_dir, dataset, tmp_path_factory):
         dataset,
         str(model_dir),
         output,
+        fit="least_squares",
         finetune=FAST,
         developers="Tester",
         language="en",
@@ -314,7 +315,7 @@ def test_train_esm_without_output_dir_and_with_the_hfselect_fit(model_dir, tmp_p
     assert config.esm_optimizer == "adamw" and config.get("esm_ridge") is None
     assert EmbeddingDataset.from_disk(tmp_path / "pairs.npz").metadata["task_id"] == "me/scores"
     with pytest.raises(TrainingConfigError, match="fit='hfselect' only"):
-        train_esm(data, str(model_dir), esm_sgd_kwargs={"num_epochs": 2})
+        train_esm(data, str(model_dir), fit="least_squares", esm_sgd_kwargs={"num_epochs": 2})
     with pytest.raises(TrainingConfigError, match="Unknown ESM fit"):
         train_esm(data, str(model_dir), fit="magic")
 

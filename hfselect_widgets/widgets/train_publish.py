@@ -134,8 +134,8 @@ class TrainPublishPanel(widgets.VBox):
             layout=widgets.Layout(width="360px"),
         )
         self.fit = widgets.ToggleButtons(
-            options=[("Least squares", FIT_LEAST_SQUARES), ("hfselect (SGD)", FIT_HFSELECT)],
-            value=FIT_LEAST_SQUARES,
+            options=[("hfselect (SGD)", FIT_HFSELECT), ("Least squares", FIT_LEAST_SQUARES)],
+            value=FIT_HFSELECT,
             tooltips=[
                 "Closed-form fit of the map (fast, exact)",
                 "hf-dataset-selector's SGD recipe",
