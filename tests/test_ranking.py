@@ -263,3 +263,18 @@ def test_scoring_streams_a_bounded_number_of_esms(separable):
     result = score_embeddings(x, dataset.labels, False, handles(), n_jobs=2, progress=progress)
     assert len(result.scores) == 60
     assert live["max"] <= 2 * 2
+
+
+def test_sample_not_larger_than_the_embedding_dimension_warns(model_dir, esm_dir):
+    """N <= D makes hfselect's LogME unreliable: the ranking says so (warning and metadata)."""
+    import pandas as pd
+
+    texts = [f"good movie number {i}" if i % 2 else f"bad film {i}" for i in range(DIM)]
+    small = Dataset.from_pandas(
+        pd.DataFrame({"text": texts, "label": [i % 2 for i in range(DIM)]}),
+        text_col="text",
+        label_col="label",
+    )
+    with pytest.warns(UserWarning, match="not more than the embedding dimension"):
+        ranking = compute_task_ranking(small, model_name=str(model_dir), esm_dir=esm_dir)
+    assert any("unreliable" in w for w in ranking.metadata["warnings"])

@@ -462,6 +462,14 @@ def compute_task_ranking(
         cancel=cancel,
     )
     failures.update(result.failures)
+    if len(dataset) <= base_model.embedding_dim:
+        # hfselect's LogME is not scale-invariant when N <= D (see DESIGN.md): rankings of
+        # such small samples are unreliable (seen on the demo collection with 300 rows).
+        result.warnings.append(
+            f"The target sample has {len(dataset)} rows, not more than the embedding "
+            f"dimension {base_model.embedding_dim}: LogME scores are unreliable for such "
+            f"samples. Use more rows (num_examples > {base_model.embedding_dim})."
+        )
     for message in result.warnings:
         warnings.warn(message, UserWarning, stacklevel=2)
     metadata = {
