@@ -207,9 +207,12 @@ def _load_dataset(args: argparse.Namespace, dataset: str | None = None):
         seed=args.seed,
     )
     source = dataset or args.dataset
-    if Path(source).expanduser().is_file():
-        return Dataset.from_file(Path(source).expanduser(), **common)
-    return Dataset.from_hugging_face(source, split=args.split, subset=args.subset, **common)
+    # Dataset.load dispatches (file or Hub id) and refuses a missing "x.csv" instead of
+    # looking it up on the Hub; split and subset only mean something for Hub datasets.
+    hub_only = (
+        {} if Path(source).expanduser().is_file() else {"split": args.split, "subset": args.subset}
+    )
+    return Dataset.load(source, **common, **hub_only)
 
 
 def _rank(args: argparse.Namespace, dataset, model: str | None, esm_dir: str | None):

@@ -33,6 +33,7 @@ from .errors import (
     ESMBaseModelMismatchError,
     ESMDimensionError,
     ESMError,
+    ESMLoadError,
     NoESMsFoundError,
 )
 from .esm import ESM, ESMConfig, load_esm_parts
@@ -73,8 +74,6 @@ class ESMHandle:
             self.esm.config.validate()
             weight, bias = self.esm.weights()
             if not (torch.isfinite(weight).all() and torch.isfinite(bias).all()):
-                from .errors import ESMLoadError
-
                 raise ESMLoadError(self.source, "weights contain NaN or infinite values")
             return self.esm.config, weight, bias
         assert self.folder is not None
@@ -461,6 +460,9 @@ def compute_task_ranking(
         progress=progress,
         cancel=cancel,
     )
+    # ESMs named in the pool: the ones scored or skipped while scoring, plus those that could
+    # not even be downloaded or found (already in ``failures``).
+    num_esms = len(handles) + len(failures)
     failures.update(result.failures)
     if len(dataset) <= base_model.embedding_dim:
         # hfselect's LogME is not scale-invariant when N <= D (see DESIGN.md): rankings of
@@ -485,7 +487,7 @@ def compute_task_ranking(
         "is_regression": bool(dataset.is_regression),
         "seed": (getattr(dataset, "metadata", {}) or {}).get("seed"),
         "esm_source": esm_source,
-        "num_esms": len(handles) + sum(1 for k in failures if k not in result.failures),
+        "num_esms": num_esms,
         "num_scored": len(result.scores),
         "warnings": result.warnings,
         "versions": _package_versions(),
