@@ -65,6 +65,28 @@ def test_finished_ranking_goes_to_the_results_tab_and_app_ranking(tiny_model, es
     assert sorted(app.ranking.task_ids) == ["org/alpha", "org/beta"]
 
 
+def test_app_rank_from_code_uses_pool_options_and_returns_the_ranking(tiny_model, esm_dir):
+    """App(pool_options=...) sets up the pool; app.rank() blocks and returns what the Rank button
+    would produce, and a failing ranking raises the engine's error instead of returning None."""
+    frame = pd.DataFrame({"text": TINY_TEXTS, "label": [i % 2 for i in range(len(TINY_TEXTS))]})
+    app = App(
+        namespace={"target": frame},
+        picker_source="dataframe",
+        pool_options={"source": "folder", "model_name": str(tiny_model), "esm_dir": str(esm_dir)},
+        run_options={"embedding_cache": None},
+    )
+    assert app.pool.esm_source.value == "folder"
+
+    ranking = app.rank()
+
+    assert ranking is app.ranking
+    assert sorted(ranking.task_ids) == ["org/alpha", "org/beta"]
+
+    app.pool.esm_dir.value = str(esm_dir / "missing")  # no ESMs there: nothing to rank
+    with pytest.raises(ValueError, match="Cannot rank yet"):
+        app.rank()
+
+
 def test_app_opens_on_results_when_given_a_ranking():
     ranking = small_ranking()
     app = App(namespace={}, ranking=ranking)

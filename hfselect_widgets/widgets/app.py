@@ -37,6 +37,8 @@ class App(widgets.Tab):
         picker_source: the dataset source shown first (default: the demo target).
         top_k: bars in the results chart.
         run_options: passed to :class:`RunPanel` (``batch_size``, ``device_name``, ...).
+        pool_options: passed to :class:`ESMPoolSelector` (``source="hub"``, ``model_name``,
+            ``esm_dir``); by default the bundled demo collection.
 
     Attributes:
         picker, pool, run_panel: the parts of the Rank tab.
@@ -53,12 +55,13 @@ class App(widgets.Tab):
         picker_source: str = SOURCE_DEMO,
         top_k: int = 10,
         run_options: Mapping[str, Any] | None = None,
+        pool_options: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ):
         from .results import ResultsExplorer  # charts pull in altair: only when an App is made
 
         self.picker = DatasetPicker(namespace, hf_api=hf_api, source=picker_source)
-        self.pool = ESMPoolSelector(hf_api=hf_api)
+        self.pool = ESMPoolSelector(hf_api=hf_api, **dict(pool_options or {}))
         self.run_panel = RunPanel(self.picker, self.pool, **dict(run_options or {}))
         self.results: ResultsExplorer = ResultsExplorer(ranking, top_k=top_k)
         self.train_panel = TrainPublishPanel(self.picker.namespace, hf_api=hf_api)
@@ -84,6 +87,20 @@ class App(widgets.Tab):
         """The latest ranking (from the Rank tab, or loaded into the Results tab)."""
         shown = self.results.ranking
         return shown if shown is not None else self._ranking
+
+    def rank(self, wait: bool = True) -> TaskRanking | None:
+        """Rank what the Rank tab shows, as the "Rank" button does, and return the ranking.
+
+        With ``wait=False`` the ranking runs in the background and ``None`` is returned (read
+        :attr:`ranking` later). Raises ``ValueError`` while the dataset or pool is not valid
+        and the engine's typed error if the ranking fails.
+        """
+        task = self.run_panel.rank(wait=wait)
+        if not wait:
+            return None
+        if task.error is not None:
+            raise task.error
+        return task.result
 
     def _show_ranking(self, ranking: TaskRanking) -> None:
         self._ranking = ranking

@@ -41,6 +41,13 @@ _offline_lock = threading.Lock()
 _offline_state: bool | None = None  # None: not tried yet
 
 
+# The "..." menu keeps "Save as SVG/PNG" only: the editor link needs the internet.
+CHART_EMBED_OPTIONS = {
+    "renderer": "svg",
+    "actions": {"export": True, "source": False, "compiled": False, "editor": False},
+}
+
+
 def enable_offline_charts() -> bool:
     """Make ``JupyterChart`` load Vega from ``vl-convert`` instead of a CDN (once per process).
 
@@ -316,7 +323,11 @@ class ResultsExplorer(widgets.VBox):
         )
         # Drawn once here with the first ranking: building a chart spec takes a good fraction
         # of a second (altair validates it), so the setter below does not draw it again.
-        self.chart = alt.JupyterChart(charts.ranking_chart(self._frame, first_k))
+        # SVG rather than canvas: each bar is an element with an aria-label, which screen
+        # readers (and the browser tests) can find and click.
+        self.chart = alt.JupyterChart(
+            charts.ranking_chart(self._frame, first_k), embed_options=CHART_EMBED_OPTIONS
+        )
         self.selection_info = widgets.HTML()
         self.table = widgets.HTML()
 
