@@ -31,3 +31,27 @@ def isolated_cache(tmp_path, monkeypatch):
     path = tmp_path / "hfselect-cache"
     monkeypatch.setenv("HFSELECT_WIDGETS_CACHE", str(path))
     return path
+
+
+# -- the real-browser tests (tests/browser/) --------------------------------------------------
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--no-browser",
+        action="store_true",
+        default=False,
+        help="Skip the real-browser tests (JupyterLab + chromium); refused when CI is set.",
+    )
+
+
+def pytest_collection_modifyitems(config, items):
+    if not config.getoption("--no-browser"):
+        return
+    if os.environ.get("CI"):
+        # CI must run them: a skipped browser test would hide a blank widget.
+        raise pytest.UsageError("--no-browser is not allowed in CI (CI is set).")
+    skip = pytest.mark.skip(reason="real-browser tests skipped with --no-browser")
+    for item in items:
+        if "browser" in item.keywords:
+            item.add_marker(skip)

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from esm_factory import write_esm
+from IPython.core.formatters import DisplayFormatter
 from tiny_models import _WORDS, HIDDEN_SIZE, make_tiny_model
 
 from hfselect_widgets.demo import demo_esm_dir, demo_target_path
@@ -298,9 +299,11 @@ def test_code_recomputes_the_same_ranking_end_to_end(tmp_path):
 
 
 def test_output_carries_a_static_png_of_the_chart(explorer):
-    """Renderers without widgets (GitHub, nbviewer) get a PNG drawn offline by vl-convert."""
-    data = explorer._repr_mimebundle_()
-    data = data[0] if isinstance(data, tuple) else data
+    """Renderers without widgets (GitHub, nbviewer) get a PNG drawn offline by vl-convert,
+    beside the widget view, in what display() sends (ipywidgets 7 and 8 alike)."""
+    # IPython's formatter is what display() uses: on ipywidgets 7 it would call the widget's
+    # _ipython_display_ (no PNG) if the explorer did not turn it off.
+    data, _metadata = DisplayFormatter().format(explorer)
     assert "application/vnd.jupyter.widget-view+json" in data
     assert base64.b64decode(data["image/png"]).startswith(PNG_MAGIC)
     assert data["text/plain"].startswith("TaskRanking of 12")
@@ -340,7 +343,7 @@ def test_offline_rendering_failure_only_warns(monkeypatch):
         explorer = ResultsExplorer(make_ranking(3))
     assert results._offline_state is False
     with warnings.catch_warnings():
-        warnings.simplefilter("error")
+        warnings.simplefilter("error", RuntimeWarning)
         ResultsExplorer(make_ranking(3))  # tried once per process, no second warning
     assert table_rows(explorer) == 3
 

@@ -10,6 +10,7 @@ import datetime
 import json
 
 import comm
+import ipywidgets as widgets
 import pandas as pd
 import pytest
 from esm_factory import FakeHfApi, fill_hf_cache, write_esm
@@ -187,18 +188,28 @@ def test_unknown_hub_dataset_shows_the_engine_message(tmp_path):
     assert picker.hub_info is None
 
 
-def uploaded(name: str, content: bytes) -> tuple[dict, ...]:
-    """A FileUpload value as the front end sends it."""
-    when = datetime.datetime.now(datetime.timezone.utc)
-    return (
-        {
-            "name": name,
-            "type": "",
-            "size": len(content),
-            "content": memoryview(content),
-            "last_modified": when,
-        },
-    )
+def upload(widget: widgets.FileUpload, name: str, content: bytes) -> None:
+    """Put a file into a FileUpload as the front end does.
+
+    ipywidgets 8 syncs ``value`` (a tuple of dicts, content as a memoryview); ipywidgets 7 syncs
+    ``metadata`` and ``data`` and then bumps ``_counter``, which builds the read-only ``value``
+    (a dict keyed by file name).
+    """
+    if int(widgets.__version__.split(".")[0]) >= 8:
+        when = datetime.datetime.now(datetime.timezone.utc)
+        widget.value = (
+            {
+                "name": name,
+                "type": "",
+                "size": len(content),
+                "content": memoryview(content),
+                "last_modified": when,
+            },
+        )
+    else:
+        widget.metadata = [{"name": name, "type": "", "size": len(content), "lastModified": 0}]
+        widget.data = [content]
+        widget._counter += 1
 
 
 @pytest.mark.parametrize(
@@ -217,7 +228,7 @@ def test_uploaded_file_is_previewed_and_loaded_with_from_file(tmp_path, name, wr
     picker = DatasetPicker({}, source="upload")
     assert not picker.valid and "Upload" in picker.message.value
 
-    picker.upload.value = uploaded(name, content)
+    upload(picker.upload, name, content)
 
     assert picker.text_cols.value == ("premise", "hypothesis") and picker.valid
     dataset = picker.build_dataset()
@@ -228,7 +239,7 @@ def test_uploaded_file_is_previewed_and_loaded_with_from_file(tmp_path, name, wr
 def test_unreadable_upload_is_explained(tmp_path):
     """A file of an unknown type is refused with a message naming the accepted formats."""
     picker = DatasetPicker({}, source="upload")
-    picker.upload.value = uploaded("notes.txt", b"abc")
+    upload(picker.upload, "notes.txt", b"abc")
     assert not picker.valid and "notes.txt" in picker.message.value
 
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 
 from ..engine.task_ranking import TaskRanking
+from ._compat import set_titles
 from .dataset_picker import SOURCE_DEMO, DatasetPicker
 from .esm_pool import ESMPoolSelector
 from .run_panel import RunPanel
@@ -75,9 +76,8 @@ class App(widgets.Tab):
                 self.run_panel,
             ]
         )
-        super().__init__(
-            children=[rank_tab, self.results, self.train_panel], titles=TAB_TITLES, **kwargs
-        )
+        super().__init__(children=[rank_tab, self.results, self.train_panel], **kwargs)
+        set_titles(self, TAB_TITLES)
         self._ranking = ranking
         self.run_panel.on_ranking(self._show_ranking)
         self.selected_index = RESULTS_TAB if ranking is not None else RANK_TAB

@@ -31,6 +31,7 @@ from ..engine.data import (
     suggest_columns,
 )
 from ..engine.errors import DatasetError
+from ._compat import set_titles, uploaded_files
 from .worker import error_text, message_html
 
 SOURCE_HUB = "hub"
@@ -225,6 +226,8 @@ class DatasetPicker(widgets.VBox):
         self.message = widgets.HTML()
         self.preview = widgets.HTML()
         self.source_box = widgets.VBox()
+        preview_box = widgets.Accordion(children=[self.preview], selected_index=0)
+        set_titles(preview_box, ["Preview"])
         super().__init__(
             [
                 _described(self.source, "Source"),
@@ -240,7 +243,7 @@ class DatasetPicker(widgets.VBox):
                 ),
                 self.suggestion_note,
                 self.message,
-                widgets.Accordion(children=[self.preview], titles=("Preview",), selected_index=0),
+                preview_box,
             ],
             **kwargs,
         )
@@ -344,12 +347,12 @@ class DatasetPicker(widgets.VBox):
         for old in self._upload_dir.iterdir():
             old.unlink()
         self._upload_path = None
-        files = self.upload.value
+        files = uploaded_files(self.upload)
         if files:
-            item = files[0]
+            name, content = files[-1]  # the latest file (multiple=False keeps one)
             # Keep the name (its suffix tells the format) but never a path from the browser.
-            path = self._upload_dir / Path(str(item["name"])).name
-            path.write_bytes(bytes(item["content"]))
+            path = self._upload_dir / Path(name).name
+            path.write_bytes(content)
             self._upload_path = path
         if self.source.value == SOURCE_UPLOAD:
             self._load_upload()

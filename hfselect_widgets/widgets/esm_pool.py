@@ -33,6 +33,7 @@ from ..engine.model_ids import (
     same_model,
 )
 from ..engine.progress import STAGE_METADATA, ProgressCallback
+from ._compat import set_titles
 from .worker import BackgroundTask, ErrorBox, StageProgress, error_text, message_html
 
 ESM_SOURCE_HUB = "hub"
@@ -186,6 +187,7 @@ class ESMPoolSelector(widgets.VBox):
             layout=widgets.Layout(width="360px", height="60px"),
         )
         self.count = widgets.HTML()
+        self.count.add_class("hfsw-pool-count")  # a stable hook for styling and browser tests
         self.download = widgets.HTML()
         self.message = widgets.HTML()
         self.source_box = widgets.VBox()
@@ -198,6 +200,8 @@ class ESMPoolSelector(widgets.VBox):
                 _described(self.repo_ids, "Repo ids"),
             ]
         )
+        filters_box = widgets.Accordion(children=[filters], selected_index=None)
+        set_titles(filters_box, ["Filters"])
         super().__init__(
             [
                 _described(self.model_kind, "Base model"),
@@ -207,7 +211,7 @@ class ESMPoolSelector(widgets.VBox):
                 self.source_box,
                 self.refresh_progress,
                 self.refresh_error,
-                widgets.Accordion(children=[filters], titles=("Filters",), selected_index=None),
+                filters_box,
                 self.count,
                 self.download,
                 self.message,

@@ -28,6 +28,7 @@ import pandas as pd
 
 from .. import charts
 from ..engine.task_ranking import TaskRanking
+from ._compat import USES_IPYTHON_DISPLAY, widget_mimebundle
 
 logger = logging.getLogger(__name__)
 
@@ -330,6 +331,7 @@ class ResultsExplorer(widgets.VBox):
         )
         self.selection_info = widgets.HTML()
         self.table = widgets.HTML()
+        self.table.add_class("hfsw-results-table")  # a stable hook for styling and browser tests
 
         text_layout = widgets.Layout(width="260px")
         self.csv_path = widgets.Text(value=DEFAULT_CSV_PATH, layout=text_layout)
@@ -571,15 +573,18 @@ class ResultsExplorer(widgets.VBox):
 
     # -- static output -------------------------------------------------------------------------
 
+    if USES_IPYTHON_DISPLAY:
+        # ipywidgets 7 displays widgets with _ipython_display_, which IPython prefers to
+        # _repr_mimebundle_: without it, display() uses the bundle below, as on ipywidgets 8.
+        _ipython_display_ = None
+
     def _repr_mimebundle_(self, **kwargs: Any):
         """The widget view plus a PNG of the chart for renderers without widgets.
 
         GitHub, nbviewer and exported notebooks skip the widget mimetype and show the PNG; if
         the PNG cannot be drawn they get the table as HTML instead.
         """
-        bundle = super()._repr_mimebundle_(**kwargs)
-        data, metadata = bundle if isinstance(bundle, tuple) else (bundle, None)
-        data = dict(data or {})
+        data = widget_mimebundle(self, **kwargs)
         # Text-only front ends get the ranking's short listing, not the widget tree.
         data["text/plain"] = (
             repr(self._ranking) if self._ranking is not None else "ResultsExplorer (no ranking)"
@@ -589,7 +594,7 @@ class ResultsExplorer(widgets.VBox):
             data["image/png"] = base64.b64encode(png).decode("ascii")
         elif self._ranking is not None:
             data["text/html"] = table_html(self._frame)
-        return (data, metadata) if metadata is not None else data
+        return data
 
 
 __all__ = [

@@ -27,6 +27,7 @@ from ..engine.progress import (
     check_cancel,
 )
 from ..engine.task_ranking import TaskRanking
+from ._compat import set_titles
 from .dataset_picker import DatasetPicker
 from .esm_pool import ESMPoolSelector
 from .worker import (
@@ -119,12 +120,12 @@ class RunPanel(widgets.VBox):
         )
         self.progress = StageProgress(RANKING_STAGES)
         self.status = widgets.HTML()
+        self.status.add_class("hfsw-run-status")  # a stable hook for styling and browser tests
         self.errors = ErrorBox()
         self.summary = widgets.HTML()
         self.skipped_table = widgets.HTML()
-        self.skipped = widgets.Accordion(
-            children=[self.skipped_table], titles=("Skipped ESMs",), selected_index=None
-        )
+        self.skipped = widgets.Accordion(children=[self.skipped_table], selected_index=None)
+        set_titles(self.skipped, ["Skipped ESMs"])
         self.skipped.layout.display = "none"
         super().__init__(
             [

@@ -31,6 +31,7 @@ from ..engine.progress import (
     ProgressCallback,
     check_cancel,
 )
+from ._compat import set_titles
 from .dataset_picker import DatasetPicker
 from .worker import (
     CANCELLED,
@@ -136,9 +137,9 @@ class TrainPublishPanel(widgets.VBox):
         self.fit = widgets.ToggleButtons(
             options=[("hfselect (SGD)", FIT_HFSELECT), ("Least squares", FIT_LEAST_SQUARES)],
             value=FIT_HFSELECT,
-            tooltips=[
-                "Closed-form fit of the map (fast, exact)",
+            tooltips=[  # in the order of the options
                 "hf-dataset-selector's SGD recipe",
+                "Closed-form fit of the map (fast, exact)",
             ],
             style={"button_width": "130px"},
         )
@@ -190,9 +191,9 @@ class TrainPublishPanel(widgets.VBox):
                     ]
                 )
             ],
-            titles=("Advanced settings",),
             selected_index=None,
         )
+        set_titles(self.advanced, ["Advanced settings"])
         self.output_dir = widgets.Text(
             value=str(output_dir),
             placeholder="folder to write the ESM to",

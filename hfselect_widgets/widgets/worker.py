@@ -8,8 +8,8 @@ ends.
 
 :class:`StageProgress` turns progress callbacks into one progress bar per stage with counts and
 the time left; :class:`ErrorBox` shows an error's message with the full traceback behind a
-toggle. ipywidgets 8 accepts trait updates from any thread (each one is a comm message), so the
-callbacks update widgets directly; a lock keeps concurrent updates (downloads report from a pool
+toggle. ipywidgets (7.7 and 8) accepts trait updates from any thread (each one is a comm
+message), so the callbacks update widgets directly; a lock keeps concurrent updates (downloads report from a pool
 of threads) in order.
 """
 
@@ -27,6 +27,7 @@ import ipywidgets as widgets
 
 from ..engine.errors import HfselectWidgetsError, RankingCancelled
 from ..engine.progress import STAGE_DESCRIPTIONS, STAGE_UNITS, ProgressCallback
+from ._compat import set_titles
 
 logger = logging.getLogger(__name__)
 
@@ -224,6 +225,10 @@ class _StageRow:
         )
         self.text = widgets.Label("waiting")
         self.box = widgets.HBox([self.caption, self.bar, self.text])
+        # Stable CSS hooks (``hfsw-*``) for user styling and for the browser tests.
+        self.box.add_class("hfsw-stage")
+        self.bar.add_class("hfsw-stage-bar")
+        self.text.add_class("hfsw-stage-text")
         self.first_seen: tuple[float, int] | None = None
         self.last_shown = 0.0
 
@@ -324,8 +329,8 @@ class ErrorBox(widgets.VBox):
     def __init__(self, **kwargs: Any):
         self.message = widgets.HTML()
         self.traceback = widgets.HTML()
-        self.details = widgets.Accordion(children=[self.traceback], titles=("Traceback",))
-        self.details.selected_index = None
+        self.details = widgets.Accordion(children=[self.traceback], selected_index=None)
+        set_titles(self.details, ["Traceback"])
         super().__init__([self.message, self.details], **kwargs)
         self.error: BaseException | None = None
         self.clear()
