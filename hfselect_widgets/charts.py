@@ -298,12 +298,16 @@ def _distribution(
         axis=alt.Axis(tickMinStep=1, format="d", minExtent=label_extent),
     )
     base = alt.Chart(_inline(frame, columns))
+    # clip: Vega's bins step in round numbers, so the last bin can end past the shared score
+    # axis (it would overhang the plot on the right).
     everything = (
-        base.mark_bar(color=UNSELECTED_COLOR)
+        base.mark_bar(color=UNSELECTED_COLOR, clip=True)
         .encode(x=x, y=y, tooltip=[alt.Tooltip("count():Q", title="ESMs")])
         .add_params(brush)
     )
-    brushed = base.mark_bar(color=SELECTED_COLOR).encode(x=x, y=y).transform_filter(brush)
+    brushed = (
+        base.mark_bar(color=SELECTED_COLOR, clip=True).encode(x=x, y=y).transform_filter(brush)
+    )
     layers: list[alt.Chart] = [everything, brushed]
     if bars is not None:
         # Where the clicked bars sit in the whole pool: one red rule per selected ESM.

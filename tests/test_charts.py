@@ -151,6 +151,8 @@ def test_score_distribution_chart_bins_all_scores_with_a_brush_on_score():
     assert param["name"] == "brush" and param["views"] == [base["name"]]
     assert param["select"] == {"type": "interval", "encodings": ["x"]}
     assert {"param": "brush"} in [t.get("filter") for t in layers[1]["transform"]]
+    # The last bin may end past the score axis (Vega bins in round steps): the bars are clipped.
+    assert [layer["mark"].get("clip") for layer in layers[:2]] == [True, True]
 
 
 def test_ranking_chart_links_both_selections_and_inlines_its_data():

@@ -85,6 +85,15 @@ def test_html_repr_links_hub_datasets_and_is_bounded():
     assert 'href="https://huggingface.co/datasets/org/task' in html
 
 
+def test_html_table_of_the_top_rows_still_counts_the_whole_ranking():
+    """to_html(max_rows=k) (the run panel's summary) shows k rows under a caption with the
+    size of the whole ranking, and says how many rows it left out."""
+    html = _ranking(7).to_html(max_rows=5)
+    assert html.count("<tr>") == 6  # header + 5 rows
+    assert "7 intermediate datasets" in html and "2 more rows" in html
+    assert "more rows" not in _ranking(3).to_html(max_rows=5)
+
+
 def test_slicing_and_indexing_keep_ranks():
     """ranking[i] and ranking[a:b] are rankings that keep the original ranks (hfselect)."""
     ranking = _ranking(8)

@@ -81,6 +81,8 @@ def test_rank_completes_on_a_tiny_model_and_shows_the_outcome(tiny_model, esm_di
     assert panel.progress.text("embedding").startswith(f"{len(TINY_TEXTS)} / {len(TINY_TEXTS)}")
     assert panel.progress.text("scoring").startswith("4 / 4 ESMs")
     assert panel.progress.bar("scoring").bar_style == "success"
+    # local ESMs: nothing was downloaded, and the bar says so instead of "waiting"
+    assert panel.progress.text("download") == "not needed"
     assert panel.errors.layout.display == "none"
     assert not panel.rank_button.disabled and panel.cancel_button.disabled
 
@@ -250,6 +252,9 @@ def test_stage_progress_shows_counts_time_left_and_completion():
     bars("download", 3, None)  # a stage not named at creation, with no total
     assert bars.stages == ["embedding", "scoring", "download"]
     assert bars.text("download") == "3 ESMs"
+    bars.mark_unused()  # the run is over: a stage that never reported was not needed
+    assert bars.text("scoring") == "not needed"
+    assert bars.text("embedding").startswith("10 / 10 texts")
     bars.reset()
     assert bars.text("embedding") == "waiting" and bars.bar("embedding").value == 0
 

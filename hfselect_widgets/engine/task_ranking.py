@@ -178,12 +178,18 @@ class TaskRanking(Sequence):
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
+        return self.to_html(max_rows=HTML_REPR_ROWS)
+
+    def to_html(self, max_rows: int = HTML_REPR_ROWS) -> str:
+        """An HTML table of the first ``max_rows`` rows, captioned with the whole ranking's size
+        (and the number of rows left out below it)."""
+        max_rows = max(0, int(max_rows))
         rows = []
         for rank, config, score, repo in zip(
-            self.ranks[:HTML_REPR_ROWS],
-            self.esm_configs[:HTML_REPR_ROWS],
-            self.scores[:HTML_REPR_ROWS],
-            self.repo_ids[:HTML_REPR_ROWS],
+            self.ranks[:max_rows],
+            self.esm_configs[:max_rows],
+            self.scores[:max_rows],
+            self.repo_ids[:max_rows],
             strict=True,
         ):
             task = html.escape(str(config.task_id))
@@ -206,7 +212,7 @@ class TaskRanking(Sequence):
                 f"<td><code>{html.escape(_fmt_cell(repo))}</code></td>"
                 "</tr>"
             )
-        more = len(self) - HTML_REPR_ROWS
+        more = len(self) - max_rows
         caption = f"TaskRanking: {len(self)} intermediate datasets"
         if self.failures:
             caption += f", {len(self.failures)} ESMs skipped"

@@ -43,6 +43,7 @@ from .worker import (
 RANKING_STAGES = (STAGE_METADATA, STAGE_DOWNLOAD, STAGE_EMBEDDING, STAGE_SCORING)
 
 CANCEL_GRACE_S = 10.0
+SUMMARY_ROWS = 5  # rows of the ranking shown under the Run button
 """How long a new Rank waits for a cancelled run to stop before starting anyway."""
 
 Ranker = Callable[..., TaskRanking]
@@ -246,6 +247,7 @@ class RunPanel(widgets.VBox):
             self.status.value = message_html(f"The ranking failed after {elapsed}.", "error")
             self.errors.show(task.error, task.traceback)
         else:
+            self.progress.mark_unused()
             self._show_ranking(task.result, elapsed)
         self._update_buttons()
         if state not in (CANCELLED, FAILED):
@@ -264,7 +266,8 @@ class RunPanel(widgets.VBox):
             lines.append(f"{len(ranking.failures)} ESMs were skipped (see below).")
         lines += [str(w) for w in ranking.metadata.get("warnings") or []]
         self.status.value = message_html("\n".join(lines), "ok")
-        self.summary.value = ranking.top(5)._repr_html_() if len(ranking) else ""
+        # The best few here; the whole ranking is in the results explorer.
+        self.summary.value = ranking.to_html(max_rows=SUMMARY_ROWS) if len(ranking) else ""
         if ranking.failures:
             self.skipped_table.value = failures_html(ranking.failures)
             self.skipped.set_title(0, f"Skipped ESMs ({len(ranking.failures)})")

@@ -392,6 +392,7 @@ class TrainPublishPanel(widgets.VBox):
             self.errors.show(task.error, task.traceback)
         else:
             self.trained = task.result
+            self.progress.mark_unused()
             self.status.value = message_html(f"Trained in {elapsed}.", "ok")
             self.quality.value = fit_quality_html(self.trained)
             if self.trained.output_dir is not None:

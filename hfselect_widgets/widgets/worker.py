@@ -309,6 +309,14 @@ class StageProgress(widgets.VBox):
                 row.text.value = "waiting"
                 row.first_seen, row.last_shown = None, 0.0
 
+    def mark_unused(self, text: str = "not needed") -> None:
+        """After a run that finished: ``text`` on the stages that never reported (a pool of
+        local ESMs has nothing to download), instead of leaving them "waiting"."""
+        with self._lock:
+            for row in self._rows.values():
+                if row.first_seen is None:
+                    row.text.value = text
+
     def mark_stopped(self, style: str = "warning") -> None:
         """Colour the bars of unfinished stages (after a cancel or an error)."""
         with self._lock:

@@ -75,8 +75,9 @@ def browser():
 
 @pytest.fixture
 def page(browser, lab_server):
-    """A fresh browser tab; browser console errors are collected in ``page.console_errors``."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    """A fresh browser tab, tall enough that the whole App fits on screen (element screenshots
+    of what JupyterLab scrolled out of view come out grey); browser console errors are collected in ``page.console_errors``."""
+    context = browser.new_context(viewport={"width": 1400, "height": 2000})
     tab = context.new_page()
     tab.console_errors = []
     tab.on("console", lambda m: tab.console_errors.append(m.text) if m.type == "error" else None)

@@ -264,7 +264,9 @@ def run_all_cells(page, timeout_s: float = NOTEBOOK_RUN_TIMEOUT_S) -> None:
 
 
 def _click_run_all(page) -> None:
-    page.locator(".jp-Notebook:visible").first.click(position={"x": 5, "y": 5})  # focus the notebook
+    page.locator(".jp-Notebook:visible").first.click(
+        position={"x": 5, "y": 5}
+    )  # focus the notebook
     page.locator(".lm-MenuBar-item", has_text=re.compile(r"^Run$")).click()
     page.locator('.lm-Menu-item[data-command="runmenu:run-all"]').click()
 

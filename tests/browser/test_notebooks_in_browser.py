@@ -181,4 +181,10 @@ def test_esm_rank_magic_notebook_runs_and_draws(page, lab_server, screenshots):
     wait_until(lambda: explorer_bars.count() >= 5, 30, "the magic's results chart drawn")
     # --no-widget prints a plain table of the top 3
     assert page.locator(".jp-OutputArea-output table").count() >= 1
-    page.screenshot(path=screenshots / "08-esm-rank-magic.png")
+    magic_output = (
+        page.locator(".jp-Cell")
+        .filter(has=page.locator(".jp-InputArea", has_text="%esm_rank {target}"))
+        .first
+    )
+    magic_output.scroll_into_view_if_needed()
+    magic_output.screenshot(path=screenshots / "08-esm-rank-magic.png")
