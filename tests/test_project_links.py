@@ -132,3 +132,13 @@ def test_every_link_to_the_repository_uses_the_one_address():
             assert found == slug, f"{name} links to {found}, not {slug}"
     notebook_installs = [t for n, t in texts.items() if n.endswith(".ipynb")]
     assert all(pip_install_spec() in t for t in notebook_installs)
+
+
+def test_readme_images_are_in_the_repository():
+    """The README's screenshots (taken by the browser tests) are committed where it points."""
+    images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", README.read_text())
+    local = [path for path in images if not path.startswith("http")]
+    assert local, "the README shows no screenshot"
+    for path in local:
+        assert (ROOT / path).is_file(), f"README image {path} is missing"
+        assert (ROOT / path).read_bytes().startswith(b"\x89PNG"), f"{path} is not a PNG"
