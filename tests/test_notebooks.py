@@ -15,6 +15,7 @@ cell running past ``CELL_TIMEOUT_S`` and on the whole notebook running past
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import os
 import sys
@@ -192,6 +193,13 @@ async def _execute(client, env: dict[str, str]) -> None:
     )
 
 
+def _run_in_own_thread(coroutine) -> None:
+    """``asyncio.run(coroutine)`` in a thread of its own: this thread may already run an event
+    loop (Playwright's sync API keeps one while the browser tests' session fixtures live)."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, coroutine).result()
+
+
 @pytest.mark.notebook
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=NOTEBOOK_IDS)
 def test_notebook_runs_offline_without_errors(path, tmp_path, kernel_spec_manager):
@@ -216,7 +224,7 @@ def test_notebook_runs_offline_without_errors(path, tmp_path, kernel_spec_manage
     )
     started = time.perf_counter()
     try:
-        asyncio.run(_execute(client, kernel_env(tmp_path)))
+        _run_in_own_thread(_execute(client, kernel_env(tmp_path)))
     except CellTimeoutError as exc:
         pytest.fail(f"{path.name}: a cell ran longer than {CELL_TIMEOUT_S} s:\n{exc}")
     except TimeoutError:

@@ -83,6 +83,8 @@ def page(browser, lab_server):
     tab.on("console", lambda m: tab.console_errors.append(m.text) if m.type == "error" else None)
     tab.on("pageerror", lambda exc: tab.console_errors.append(str(exc)))
     yield tab
+    if tab.console_errors:
+        print("browser console errors:\n  " + "\n  ".join(tab.console_errors))
     context.close()
 
 

@@ -167,6 +167,8 @@ def test_quickstart_app_ranks_filters_and_cancels(page, lab_server, screenshots,
     open_tab(app, "Results")
     wait_until(lambda: chart_bars.count() >= 7, 30, "the chart drawn again")
     assert error_outputs(page) == []
+    # A widget that fails to render (a missing front-end module, a view error) logs here.
+    assert page.console_errors == []
 
 
 def stage_texts_now(app) -> list[str]:
@@ -188,3 +190,4 @@ def test_esm_rank_magic_notebook_runs_and_draws(page, lab_server, screenshots):
     )
     magic_output.scroll_into_view_if_needed()
     magic_output.screenshot(path=screenshots / "08-esm-rank-magic.png")
+    assert page.console_errors == []
