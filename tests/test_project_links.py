@@ -113,6 +113,10 @@ def test_readme_badges_open_the_quickstart_on_binder_and_colab():
     assert f"]({binder_url()})" in readme, f"no Binder badge linking to {binder_url()}"
     assert f"]({colab_url()})" in readme, f"no Colab badge linking to {colab_url()}"
     assert (ROOT / QUICKSTART).is_file()
+    # and every notebook has its own Colab and Binder links in the notebook table
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        name = f"notebooks/{path.name}"
+        assert colab_url(name) in readme and binder_url(name) in readme, name
 
 
 def test_every_link_to_the_repository_uses_the_one_address():
