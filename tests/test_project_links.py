@@ -22,6 +22,7 @@ from project_links import (
     ROOT,
     binder_url,
     colab_url,
+    github_slug,
     pip_install_spec,
     repository_url,
 )
@@ -122,7 +123,7 @@ def test_readme_badges_open_the_quickstart_on_binder_and_colab():
 def test_every_link_to_the_repository_uses_the_one_address():
     """No stale copy of another address: every GitHub link in the README, binder/ and the
     notebooks names the repository of pyproject.toml."""
-    slug = repository_url().removeprefix("https://github.com/")
+    slug = github_slug()
     texts = {README.name: README.read_text()}
     texts.update({f"binder/{p.name}": p.read_text() for p in BINDER.iterdir() if p.is_file()})
     for path in sorted((ROOT / "notebooks").glob("*.ipynb")):

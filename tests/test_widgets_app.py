@@ -11,6 +11,7 @@ import hfselect_widgets
 from hfselect_widgets import widgets as hw
 from hfselect_widgets.engine.esm import ESMConfig
 from hfselect_widgets.engine.task_ranking import TaskRanking
+from hfselect_widgets.widgets._compat import get_titles
 from hfselect_widgets.widgets.app import RANK_TAB, RESULTS_TAB, TAB_TITLES, App
 
 pytestmark = pytest.mark.filterwarnings("ignore:The base model has no known Hub id")
@@ -37,8 +38,7 @@ def small_ranking() -> TaskRanking:
 def test_app_starts_ready_for_the_offline_demo():
     """Out of the box: three tabs, the demo target and the demo ESM collection, Rank enabled."""
     app = App(namespace={})
-    # get_title: in ipywidgets 7.7 and 8 (8 also has a titles trait, 7 has not)
-    assert tuple(app.get_title(i) for i in range(len(app.children))) == TAB_TITLES
+    assert get_titles(app) == TAB_TITLES  # ipywidgets 7.7 has no titles trait
     assert app.selected_index == RANK_TAB
     assert app.children[1] is app.results and app.children[2] is app.train_panel
     assert app.picker.source.value == "demo" and app.pool.esm_source.value == "demo"

@@ -43,8 +43,10 @@ from .worker import (
 RANKING_STAGES = (STAGE_METADATA, STAGE_DOWNLOAD, STAGE_EMBEDDING, STAGE_SCORING)
 
 CANCEL_GRACE_S = 10.0
-SUMMARY_ROWS = 5  # rows of the ranking shown under the Run button
 """How long a new Rank waits for a cancelled run to stop before starting anyway."""
+
+SUMMARY_ROWS = 5
+"""Rows of the ranking shown under the Run button (the whole ranking is in Results)."""
 
 Ranker = Callable[..., TaskRanking]
 

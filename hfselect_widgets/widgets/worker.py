@@ -9,8 +9,8 @@ ends.
 :class:`StageProgress` turns progress callbacks into one progress bar per stage with counts and
 the time left; :class:`ErrorBox` shows an error's message with the full traceback behind a
 toggle. ipywidgets (7.7 and 8) accepts trait updates from any thread (each one is a comm
-message), so the callbacks update widgets directly; a lock keeps concurrent updates (downloads report from a pool
-of threads) in order.
+message), so the callbacks update widgets directly; a lock keeps concurrent updates (downloads
+report from a pool of threads) in order.
 """
 
 from __future__ import annotations

@@ -212,11 +212,7 @@ def open_notebook(page, server: JupyterLabServer, name: str) -> None:
     # JupyterLab adds the cells in batches: wait for all of them, or a count taken now is short.
     expected = len(json.loads((server.root / "notebooks" / name).read_text())["cells"])
     cells = page.locator(".jp-Notebook .jp-Cell")
-    deadline = time.monotonic() + 60
-    while cells.count() < expected:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{name}: {cells.count()} of {expected} cells shown after 60 s")
-        time.sleep(0.25)
+    wait_until(lambda: cells.count() >= expected, 60, f"all {expected} cells of {name} shown")
     wait_kernel_idle(page, timeout_s=120)
 
 
@@ -228,12 +224,7 @@ def _execution_status(page) -> str | None:
 
 
 def wait_kernel_idle(page, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if _execution_status(page) == "idle":
-            return
-        time.sleep(0.25)
-    raise AssertionError(f"The kernel was not idle within {timeout_s} s")
+    wait_until(lambda: _execution_status(page) == "idle", timeout_s, "the kernel becoming idle")
 
 
 def run_all_cells(page, timeout_s: float = NOTEBOOK_RUN_TIMEOUT_S) -> None:

@@ -109,7 +109,7 @@ def test_quickstart_app_ranks_filters_and_cancels(page, lab_server, screenshots,
     bars = app.locator(".hfsw-stage-bar:visible")
     assert bars.count() >= 2  # one bar per stage (embedding, scoring, ...)
     # every stage that ran reports its full count (e.g. "500 / 500 texts", "7 / 7 ESMs")
-    stage_texts = app.locator(".hfsw-stage-text:visible").all_inner_texts()
+    stage_texts = stage_texts_now(app)
     counts = [re.search(r"(\d+) / (\d+)", t) for t in stage_texts]
     assert any(counts), stage_texts
     assert all(m.group(1) == m.group(2) for m in counts if m), stage_texts
