@@ -9,7 +9,11 @@ The ESM later learns how this fine-tuning moved the pooled embeddings.
 
 Defaults follow the ESM-LogME paper: 3 epochs, learning rate 2e-5, batch size 32, AdamW with
 weight decay 0.01, a linear learning-rate schedule (no warm-up), gradients clipped to norm 1.0,
-texts truncated to 128 tokens. Everything is overridable through :class:`FineTuneConfig`.
+texts truncated to 128 tokens, with two additions that make small datasets learn and say so:
+``min_steps`` adds epochs (up to ``max_epochs``) when the dataset is too small for the paper's
+three epochs to reach enough optimizer steps, and ``validation_share`` of the rows is held out
+to measure what the model learned against the majority (or mean) baseline
+(:class:`FineTuneValidation`). Everything is overridable through :class:`FineTuneConfig`.
 
 Runs are reproducible for a seed on one machine: the head's initialisation, dropout and the
 batch order are drawn from RNGs seeded with ``config.seed`` (the global torch RNG state is
@@ -23,9 +27,10 @@ import math
 import os
 import time
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -63,6 +68,14 @@ class FineTuneConfig:
         max_grad_norm: gradients are clipped to this norm; ``None`` disables clipping.
         head_dropout: dropout before the head; ``None`` takes the model's own
             (``classifier_dropout`` or ``hidden_dropout_prob``, else 0.1).
+        min_steps: when ``num_epochs`` passes give fewer optimizer steps than this, more epochs
+            are run (at most ``max_epochs``): small datasets otherwise stop after a few dozen
+            steps having learned nothing (``benchmarks/README.md``, "Training that learns").
+            0 keeps exactly ``num_epochs``.
+        max_epochs: the cap on the epochs that ``min_steps`` may add.
+        validation_share: share of the rows held out (drawn with ``seed``) to measure the
+            fine-tuned model against the majority / mean baseline; 0 trains on every row and
+            measures nothing.
     """
 
     num_epochs: int = 3
@@ -75,6 +88,15 @@ class FineTuneConfig:
     seed: int = 42
     max_grad_norm: float | None = 1.0
     head_dropout: float | None = None
+    min_steps: int = 150
+    max_epochs: int = 10
+    validation_share: float = 0.1
+
+    def epochs_for(self, num_rows: int) -> int:
+        """The epochs actually run on ``num_rows`` training rows (see ``min_steps``)."""
+        steps_per_epoch = max(1, math.ceil(num_rows / self.batch_size))
+        needed = math.ceil(self.min_steps / steps_per_epoch) if self.min_steps else 0
+        return max(self.num_epochs, min(self.max_epochs, needed))
 
     def validate(self) -> None:
         """Raise :class:`TrainingConfigError` naming the first invalid value."""
@@ -88,6 +110,18 @@ class FineTuneConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise bad(name, "a positive integer")
+        for name in ("min_steps",):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise bad(name, "an integer >= 0")
+        if (
+            isinstance(self.max_epochs, bool)
+            or not isinstance(self.max_epochs, int)
+            or self.max_epochs < self.num_epochs
+        ):
+            raise bad("max_epochs", "an integer >= num_epochs")
+        if not _is_number(self.validation_share) or not 0 <= self.validation_share < 0.5:
+            raise bad("validation_share", "in [0, 0.5)")
         if not _is_number(self.learning_rate) or not self.learning_rate > 0:
             raise bad("learning_rate", "a positive number")
         if not _is_number(self.weight_decay) or self.weight_decay < 0:
@@ -137,11 +171,166 @@ class FineTuneResult:
     seconds: float
     config: FineTuneConfig
     num_steps: int
+    num_epochs: int = 0
+    validation: FineTuneValidation | None = None
 
     @property
     def model(self) -> Any:
         """The fine-tuned transformers encoder (``encoder.model``)."""
         return self.encoder.model
+
+    def predict(self, texts: list[str], batch_size: int = 128) -> np.ndarray:
+        """The head's outputs for ``texts``: class logits (N, C), or (N,) for regression."""
+        from .embedding import embed_texts
+
+        features = embed_texts(list(texts), self.encoder, batch_size)
+        with torch.inference_mode():
+            device = next(self.head.parameters()).device
+            out = self.head(torch.as_tensor(features, device=device)).float().cpu().numpy()
+        return out[:, 0] if out.shape[1] == 1 and self.is_regression else out
+
+    @property
+    def is_regression(self) -> bool:
+        """Whether the head is a regression head (one output trained with MSE)."""
+        return bool(getattr(self.head, "is_regression", False))
+
+    def evaluate(self, dataset: Dataset, batch_size: int = 128) -> dict[str, float]:
+        """Metrics of the fine-tuned model on a labelled ``dataset`` (see :func:`task_metrics`)."""
+        predictions = self.predict(list(dataset.texts), batch_size)
+        return task_metrics(predictions, np.asarray(dataset.labels), self.is_regression)
+
+
+# Below these many held-out rows a validation metric says too little to warn on.
+MIN_VALIDATION_ROWS = 20
+
+
+@dataclass
+class FineTuneValidation:
+    """What a fine-tuned model learned, measured on rows it was not trained on.
+
+    Attributes:
+        metric: ``"accuracy"`` (classification) or ``"r2"`` (regression).
+        value: the model's metric on the held-out rows.
+        baseline: the same metric of the trivial predictor (the training rows' majority class,
+            or their mean label).
+        margin: how far above the baseline ``value`` must be to count as learned: 0.02, or
+            twice the baseline's standard error on this many rows if larger.
+        num_rows: held-out rows.
+        learned: ``value > baseline + margin``; ``None`` when there were fewer than
+            :data:`MIN_VALIDATION_ROWS` held-out rows to judge by.
+        metrics: every metric of :func:`task_metrics` on the held-out rows.
+    """
+
+    metric: str
+    value: float
+    baseline: float
+    margin: float
+    num_rows: int
+    learned: bool | None
+    metrics: dict[str, float] = field(default_factory=dict)
+
+    def message(self) -> str:
+        """One sentence for people: what was measured and whether the model learned."""
+        measured = (
+            f"validation {self.metric} {self.value:.3f} vs {self.baseline:.3f} for the "
+            f"{'majority class' if self.metric == 'accuracy' else 'mean label'} "
+            f"({self.num_rows} held-out rows)"
+        )
+        if self.learned is None:
+            return f"Fine-tuning: {measured}: too few rows to judge whether it learned."
+        if self.learned:
+            return f"Fine-tuning learned the source task: {measured}."
+        return (
+            f"Fine-tuning barely learned the source task: {measured}. An ESM of a model that "
+            "did not learn is close to the identity map and ranks low for every target: train "
+            "longer (more epochs or min_steps), with a higher learning rate, or on more rows."
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The validation as a plain dict."""
+        return asdict(self)
+
+
+def task_metrics(predictions: np.ndarray, labels: np.ndarray, is_regression: bool) -> dict:
+    """Accuracy and macro-F1 (classification: ``predictions`` are logits or class ids), or
+    Pearson, Spearman, R² and MSE (regression), as plain floats."""
+    labels = np.asarray(labels)
+    predictions = np.asarray(predictions)
+    if is_regression:
+        y, p = labels.astype(np.float64), predictions.astype(np.float64).reshape(-1)
+        mse = float(np.mean((p - y) ** 2))
+        variance = float(np.var(y))
+        return {
+            "pearson": _correlation(p, y),
+            "spearman": _correlation(_ranks(p), _ranks(y)),
+            "r2": 1.0 - mse / variance if variance > 0 else 0.0,
+            "mse": mse,
+        }
+    predicted = predictions.argmax(-1) if predictions.ndim == 2 else predictions.astype(int)
+    y = labels.astype(np.int64)
+    f1s = []
+    for label in np.unique(np.concatenate([y, predicted])):
+        tp = float(np.sum((predicted == label) & (y == label)))
+        fp = float(np.sum((predicted == label) & (y != label)))
+        fn = float(np.sum((predicted != label) & (y == label)))
+        f1s.append(2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0)
+    return {"accuracy": float(np.mean(predicted == y)), "macro_f1": float(np.mean(f1s))}
+
+
+def _ranks(values: np.ndarray) -> np.ndarray:
+    """Average ranks (ties share their mean rank), as Spearman's correlation needs."""
+    order = np.argsort(values, kind="mergesort")
+    ranks = np.empty(len(values), dtype=np.float64)
+    ranks[order] = np.arange(len(values), dtype=np.float64)
+    _, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
+    sums = np.bincount(inverse, weights=ranks)
+    return sums[inverse] / counts[inverse]
+
+
+def _correlation(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = a - a.mean(), b - b.mean()
+    denominator = float(np.sqrt(np.sum(a * a) * np.sum(b * b)))
+    return float(np.sum(a * b) / denominator) if denominator > 0 else 0.0
+
+
+def _validate_model(
+    result_head: nn.Module,
+    encoder: BaseModel,
+    texts: list[str],
+    labels: np.ndarray,
+    train_labels: np.ndarray,
+    is_regression: bool,
+) -> FineTuneValidation:
+    """Measure the fine-tuned model on the held-out rows against the trivial predictor."""
+    from .embedding import embed_texts
+
+    features = embed_texts(texts, encoder, 128)
+    with torch.inference_mode():
+        device = next(result_head.parameters()).device
+        outputs = result_head(torch.as_tensor(features, device=device)).float().cpu().numpy()
+    count = len(labels)
+    if is_regression:
+        metrics = task_metrics(outputs[:, 0], labels, True)
+        baseline_mse = float(np.mean((labels - float(np.mean(train_labels))) ** 2))
+        variance = float(np.var(labels))
+        baseline = 1.0 - baseline_mse / variance if variance > 0 else 0.0
+        metric, value, margin = "r2", metrics["r2"], 0.05
+    else:
+        metrics = task_metrics(outputs, labels, False)
+        majority = np.bincount(train_labels.astype(np.int64)).argmax()
+        baseline = float(np.mean(labels == majority))
+        metric, value = "accuracy", metrics["accuracy"]
+        margin = max(0.02, 2.0 * math.sqrt(max(baseline * (1 - baseline), 1e-12) / count))
+    learned = None if count < MIN_VALIDATION_ROWS else bool(value > baseline + margin)
+    return FineTuneValidation(
+        metric=metric,
+        value=float(value),
+        baseline=float(baseline),
+        margin=float(margin),
+        num_rows=count,
+        learned=learned,
+        metrics=metrics,
+    )
 
 
 def _head_dropout(model: Any, config: FineTuneConfig) -> float:
@@ -244,7 +433,10 @@ def fine_tune(
     encoder = _private_copy(base_model, config, torch_device, pooling)
     model, tokenizer = encoder.model, encoder.tokenizer
 
-    texts = list(dataset.texts)
+    all_texts = list(dataset.texts)
+    all_labels = np.asarray(dataset.labels)
+    train_rows, validation_rows = validation_split(len(all_texts), config)
+    texts = [all_texts[i] for i in train_rows]
     count = len(texts)
     encoded = tokenizer(
         texts,
@@ -256,14 +448,15 @@ def fine_tune(
     )["input_ids"]
     pad_id = _pad_token_id(tokenizer)
     if dataset.is_regression:
-        labels = torch.as_tensor(dataset.labels, dtype=torch.float32)
+        labels = torch.as_tensor(all_labels[train_rows], dtype=torch.float32)
         num_outputs, loss_function = 1, nn.MSELoss()
     else:
-        labels = torch.as_tensor(dataset.labels, dtype=torch.long)
+        labels = torch.as_tensor(all_labels[train_rows], dtype=torch.long)
         num_outputs, loss_function = int(dataset.num_classes or 1), nn.CrossEntropyLoss()
 
+    num_epochs = config.epochs_for(count)
     steps_per_epoch = math.ceil(count / config.batch_size)
-    total_steps = steps_per_epoch * config.num_epochs
+    total_steps = steps_per_epoch * num_epochs
     losses: list[float] = []
     report(progress, STAGE_TRAINING, 0, total_steps)
     rng_devices = [torch_device.index or 0] if torch_device.type == "cuda" else []
@@ -275,6 +468,7 @@ def fine_tune(
             nn.Dropout(_head_dropout(model, config)),
             nn.Linear(encoder.embedding_dim, num_outputs),
         ).to(torch_device)
+        head.is_regression = bool(dataset.is_regression)
         shuffler = torch.Generator().manual_seed(config.seed)
         parameters = list(model.parameters()) + list(head.parameters())
         optimizer = _make_optimizer(parameters, config)
@@ -283,7 +477,7 @@ def fine_tune(
         model.train()
         head.train()
         try:
-            for _epoch in range(config.num_epochs):
+            for _epoch in range(num_epochs):
                 order = torch.randperm(count, generator=shuffler)
                 for first in range(0, count, config.batch_size):
                     check_cancel(cancel, STAGE_TRAINING)
@@ -316,6 +510,18 @@ def fine_tune(
         finally:
             model.eval()
             head.eval()
+    seconds = time.perf_counter() - start
+    validation = None
+    if len(validation_rows):
+        check_cancel(cancel, STAGE_TRAINING)
+        validation = _validate_model(
+            head,
+            encoder,
+            [all_texts[i] for i in validation_rows],
+            all_labels[validation_rows],
+            all_labels[train_rows],
+            bool(dataset.is_regression),
+        )
     # It is no longer the Hub model, and no embedding cache may mistake it for the base model
     # (or for another fine-tuning of it).
     encoder._model_identity = f"{encoder.name}|fine-tuned={uuid.uuid4().hex}"
@@ -325,10 +531,33 @@ def fine_tune(
         encoder=encoder,
         head=head,
         losses=losses,
-        seconds=time.perf_counter() - start,
+        seconds=seconds,
         config=config,
         num_steps=len(losses),
+        num_epochs=num_epochs,
+        validation=validation,
     )
 
 
-__all__ = ["FineTuneConfig", "FineTuneResult", "fine_tune", "linear_schedule", "OPTIMIZERS"]
+def validation_split(num_rows: int, config: FineTuneConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Row indices (train, validation): ``validation_share`` of the rows, drawn with the seed.
+
+    At least one row is always kept for training; with fewer than 2 rows nothing is held out.
+    """
+    count = int(round(num_rows * config.validation_share)) if num_rows >= 2 else 0
+    count = min(count, num_rows - 1)
+    order = np.random.default_rng(config.seed).permutation(num_rows)
+    return np.sort(order[count:]), np.sort(order[:count])
+
+
+__all__ = [
+    "FineTuneConfig",
+    "FineTuneResult",
+    "FineTuneValidation",
+    "MIN_VALIDATION_ROWS",
+    "fine_tune",
+    "linear_schedule",
+    "task_metrics",
+    "validation_split",
+    "OPTIMIZERS",
+]

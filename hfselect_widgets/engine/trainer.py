@@ -20,8 +20,9 @@ import os
 import shutil
 import time
 import uuid
+import warnings
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -54,7 +55,7 @@ from .esm_fit import (
     fit_esm,
     train_linear_sgd,
 )
-from .finetune import FineTuneConfig, fine_tune
+from .finetune import FineTuneConfig, FineTuneResult, FineTuneValidation, fine_tune
 from .model_ids import DEMO_MODEL, is_local_path, model_id_for_path
 from .progress import CancelToken, ProgressCallback, check_cancel
 
@@ -443,6 +444,11 @@ class TrainedESM:
         embedding_dataset: the embedding pairs the ESM was fitted to.
         finetune_losses: the fine-tuning loss of every step.
         finetune_seconds, embedding_seconds, fit_seconds, total_seconds: wall-clock times.
+        validation: what the fine-tuned model learned on held-out rows (``None`` when
+            ``FineTuneConfig.validation_share`` is 0).
+        quality_warnings: the sentences of every training-quality warning issued (the
+            fine-tune barely learned; the ESM fit's hold-out is too small or its R² poor).
+        finetuned_model_dir: where the fine-tuned model was kept, if asked.
     """
 
     esm: ESM
@@ -454,6 +460,9 @@ class TrainedESM:
     embedding_seconds: float
     fit_seconds: float
     total_seconds: float
+    validation: FineTuneValidation | None = None
+    quality_warnings: list[str] = field(default_factory=list)
+    finetuned_model_dir: Path | None = None
 
     @property
     def config(self) -> ESMConfig:
@@ -500,6 +509,7 @@ def train_esm(
     device: str | torch.device = "auto",
     embeddings_batch_size: int = 128,
     embeddings_path: str | os.PathLike | None = None,
+    finetuned_model_dir: str | os.PathLike | None = None,
     record_timings: bool = True,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
@@ -532,6 +542,10 @@ def train_esm(
         device: ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda"``, ...
         embeddings_batch_size: texts per embedding batch.
         embeddings_path: if given, the embedding pairs are saved there (``.npz``).
+        finetuned_model_dir: if given, the fine-tuned model (encoder weights, tokenizer and its
+            pooling) is kept in this folder, loadable with ``load_base_model(folder)``: the
+            measurement harness fine-tunes it further on targets (real transfer). Refused when
+            it exists and is not empty, unless ``overwrite=True``.
         record_timings: record wall-clock times in the config and ``train_info.json``; pass
             ``False`` for files that are identical on every rebuild.
         progress: stages ``"training"`` (fine-tuning steps), ``"embedding"`` (2 x rows) and
@@ -556,6 +570,11 @@ def train_esm(
     finetune.validate()
     sgd_kwargs = _check_fit_options(fit, esm_sgd_kwargs)
     target = check_output_dir(output_dir, overwrite) if output_dir is not None else None
+    model_target = (
+        check_output_dir(finetuned_model_dir, overwrite)
+        if finetuned_model_dir is not None
+        else None
+    )
     task = task_id or dataset.metadata.get("task_id")
     if not isinstance(task, str) or not task.strip():
         raise TrainingConfigError(
@@ -581,6 +600,10 @@ def train_esm(
     )
     embedding_seconds = time.perf_counter() - embedding_start
     finetune_losses, finetune_seconds = tuned.losses, tuned.seconds
+    validation = tuned.validation
+    if model_target is not None:
+        save_finetuned_model(tuned, model_target, overwrite=overwrite, task_id=task)
+    num_epochs_run = tuned.num_epochs
     del tuned  # free the fine-tuned encoder before fitting
 
     fitted = fit_esm(
@@ -604,7 +627,7 @@ def train_esm(
         "developers": developers,
         "esm_architecture": "linear",
         "esm_embedding_dim": pairs.embedding_dim,
-        "lm_num_epochs": finetune.num_epochs,
+        "lm_num_epochs": num_epochs_run,
         "lm_batch_size": finetune.batch_size,
         "lm_learning_rate": finetune.learning_rate,
         "lm_weight_decay": finetune.weight_decay,
@@ -616,6 +639,10 @@ def train_esm(
         "lm_task": "regression" if dataset.is_regression else "classification",
         "lm_num_labels": 1 if dataset.is_regression else dataset.num_classes,
         "lm_final_loss": finetune_losses[-1] if finetune_losses else None,
+        "lm_num_steps": len(finetune_losses),
+        "lm_min_steps": finetune.min_steps,
+        "lm_validation_share": finetune.validation_share,
+        **_validation_values(validation),
         "pooling": base.pooling,
         "num_train_examples": len(dataset),
         "dataset_fingerprint": dataset.fingerprint(),
@@ -630,8 +657,12 @@ def train_esm(
             esm_fit_seconds=round(fitted.seconds, 3),
             training_seconds=round(time.perf_counter() - started, 3),
         )
+    quality = _quality_warnings(validation, fitted, pairs.embedding_dim)
+    values["training_warnings"] = quality or None
     config.update(values)
     config.base_model_name = model_name
+    for message in quality:
+        warnings.warn(message, TrainingQualityWarning, stacklevel=2)
     esm = ESM(architecture="linear", embedding_dim=pairs.embedding_dim, config=config)
     with torch.no_grad():
         esm.model.weight.copy_(fitted.weight)
@@ -639,7 +670,12 @@ def train_esm(
     config.validate()
 
     train_info: dict[str, Any] = {
-        "finetune": {**finetune.to_dict(), "step_losses": finetune_losses},
+        "finetune": {
+            **finetune.to_dict(),
+            "epochs_run": num_epochs_run,
+            "step_losses": finetune_losses,
+            "validation": validation.to_dict() if validation else None,
+        },
         "esm_fit": {
             "method": fitted.method,
             "params": fitted.params,
@@ -675,12 +711,130 @@ def train_esm(
         embedding_seconds=embedding_seconds,
         fit_seconds=fitted.seconds,
         total_seconds=time.perf_counter() - started,
+        validation=validation,
+        quality_warnings=quality,
+        finetuned_model_dir=model_target,
     )
+
+
+class TrainingQualityWarning(UserWarning):
+    """Training produced an ESM that may rank poorly (see :attr:`TrainedESM.quality_warnings`)."""
+
+
+# An ESM fit judged on fewer held-out rows than this says little about the map.
+MIN_FIT_HOLDOUT_ROWS = 50
+# Below this hold-out R² the map explains little of how fine-tuning moved the embeddings.
+POOR_FIT_R2 = 0.2
+
+
+def _validation_values(validation: FineTuneValidation | None) -> dict[str, Any]:
+    """The ESM config keys (ours) recording what the fine-tuned model learned."""
+    if validation is None:
+        return {"lm_learned": None}
+    return {
+        "lm_val_metric": validation.metric,
+        "lm_val_value": round(validation.value, 6),
+        "lm_val_baseline": round(validation.baseline, 6),
+        "lm_val_rows": validation.num_rows,
+        "lm_learned": validation.learned,
+    }
+
+
+def _quality_warnings(
+    validation: FineTuneValidation | None, fitted: FitResult, embedding_dim: int
+) -> list[str]:
+    """Sentences for each reason to distrust the ESM that was just trained."""
+    found = []
+    if validation is not None and validation.learned is False:
+        found.append(validation.message())
+    holdout = fitted.holdout_quality
+    if holdout is None or holdout.num_rows < MIN_FIT_HOLDOUT_ROWS:
+        rows = 0 if holdout is None else holdout.num_rows
+        found.append(
+            f"The ESM fit was checked on {rows} held-out rows (fewer than "
+            f"{MIN_FIT_HOLDOUT_ROWS}): too few to judge the map; train on more rows."
+        )
+    elif not holdout.r2 >= POOR_FIT_R2:
+        found.append(
+            f"The ESM map explains little of how fine-tuning moved the embeddings (hold-out "
+            f"R² {holdout.r2:.2f} on {holdout.num_rows} rows, D = {embedding_dim}): train on "
+            "more rows, or use fit='least_squares' with a ridge."
+        )
+    return found
+
+
+def save_finetuned_model(
+    tuned: FineTuneResult,
+    output_dir: str | os.PathLike,
+    *,
+    overwrite: bool = False,
+    task_id: str | None = None,
+) -> Path:
+    """Write a fine-tuned encoder to a folder that :func:`load_base_model` loads as it was.
+
+    The weights and tokenizer go through transformers' ``save_pretrained``; a ``modules.json``
+    and ``1_Pooling/config.json`` declare mean or first-token pooling (so a reloaded model pools
+    as the base did), and ``finetune_info.json`` records the task, the recipe and the
+    validation. Written atomically; an existing folder is refused unless ``overwrite``.
+    """
+    target = check_output_dir(output_dir, overwrite)
+    encoder = tuned.encoder
+
+    def write(staging: Path) -> None:
+        encoder.model.save_pretrained(staging)
+        encoder.tokenizer.save_pretrained(staging)
+        if encoder.pooling in ("mean", "cls"):
+            pooling_dir = staging / "1_Pooling"
+            pooling_dir.mkdir()
+            _write_json(
+                pooling_dir / "config.json",
+                {
+                    "word_embedding_dimension": encoder.embedding_dim,
+                    "pooling_mode_cls_token": encoder.pooling == "cls",
+                    "pooling_mode_mean_tokens": encoder.pooling == "mean",
+                },
+            )
+            modules = [
+                {
+                    "idx": 0,
+                    "name": "0",
+                    "path": "",
+                    "type": "sentence_transformers.models.Transformer",
+                },
+                {
+                    "idx": 1,
+                    "name": "1",
+                    "path": "1_Pooling",
+                    "type": "sentence_transformers.models.Pooling",
+                },
+            ]
+            _atomic_write_bytes(staging / "modules.json", json.dumps(modules, indent=2).encode())
+        _write_json(
+            staging / "finetune_info.json",
+            {
+                "task_id": task_id,
+                "finetuned_from": encoder.load_from.removesuffix(" (fine-tuned)"),
+                "pooling": encoder.pooling,
+                "config": tuned.config.to_dict(),
+                "epochs_run": tuned.num_epochs,
+                "num_steps": tuned.num_steps,
+                "validation": tuned.validation.to_dict() if tuned.validation else None,
+                "hfselect_widgets_version": __version__,
+            },
+        )
+        for path in staging.rglob("*"):
+            if path.is_file():
+                path.chmod(_default_file_mode())
+
+    write_folder_atomically(target, write, overwrite=overwrite)
+    return target
 
 
 __all__ = [
     "ESMTrainer",
     "TrainedESM",
+    "TrainingQualityWarning",
+    "save_finetuned_model",
     "train_esm",
     "wrap_base_model",
     "check_output_dir",

@@ -1,0 +1,375 @@
+"""Ranking quality on data we control: does ESM-LogME pick the sources that really help?
+
+Stages (each resumes from its results; run them all, or one with ``--stage``):
+
+1. ``esms``: for each source dataset of ``../shared/data``, ``train_esm`` with the project's
+   default recipe on ``--source-rows`` training rows, keeping the fine-tuned model
+   (``finetuned_model_dir``) and the base embeddings of the source. A finished, loadable ESM is
+   skipped. What each fine-tune learned goes to ``training.json``.
+2. ``truth``: real transfer. For each target, a ``--target-rows`` sample of its train split;
+   fine-tune the base model (no transfer) and every source model on it, evaluate on
+   ``--test-rows`` of its test split, for ``--seeds`` seeds (``transfer.jsonl``, appended run by
+   run). This is the expensive stage: hours on 2 cores.
+3. ``scores``: embed each target sample (and a held-out sample of each source, for
+   self-retrieval) with the base model once, then score every ESM with ESM-LogME
+   (``scores.json``); the embeddings are kept in the work folder for other rankers.
+4. ``report``: regret@1/3/5, NDCG, Spearman, Kendall and hit rates of ESM-LogME beside the random
+   and static baselines, with bootstrap intervals over targets and seeds (``report.json``,
+   ``report.md``).
+
+Small result files go to ``benchmarks/results/ranking_quality/`` (committed: anyone can
+recompute the table); models and embeddings to ``--workdir`` (large, not committed).
+
+    .venv/bin/python benchmarks/ranking_quality.py                 # all stages
+    .venv/bin/python benchmarks/ranking_quality.py --stage report  # just the table
+    nohup .venv/bin/python benchmarks/ranking_quality.py > rq.log 2>&1 &
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATA = ROOT.parent / "shared" / "data"
+DEFAULT_RESULTS = ROOT / "benchmarks" / "results" / "ranking_quality"
+DEFAULT_WORK = Path(os.environ.get("RQ_WORKDIR", str(ROOT.parent / "rq_work")))
+
+SOURCES = [
+    "mr",
+    "sst2",
+    "subj",
+    "trec",
+    "ag_news",
+    "sms_spam",
+    "hate_offensive",
+    "tweet_sentiment",
+    "tweet_emotion",
+    "sick_nli",
+    "mrpc",
+    "stsb",
+]
+TARGETS = ["cr", "amazon_sent", "tweet_irony", "rte", "emotion6", "tweet_offensive"]
+
+
+def log(message: str) -> None:
+    print(f"{time.strftime('%H:%M:%S')} {message}", flush=True)
+
+
+def manifest(data_dir: Path) -> dict[str, dict]:
+    entries = json.loads((data_dir / "manifest.json").read_text())["datasets"]
+    return {entry["short_name"]: entry for entry in entries}
+
+
+def load_split(data_dir: Path, info: dict, split: str, rows: int | None, seed: int, name: str):
+    """A :class:`Dataset` of ``rows`` rows of a split (sampled as hfselect samples)."""
+    import pandas as pd
+
+    from hfselect_widgets.engine.data import Dataset
+
+    frame = pd.read_csv(data_dir / info["short_name"] / f"{split}.csv", keep_default_na=False)
+    text_cols = [c for c in info["columns"] if c != "label"]
+    regression = info["task_type"] == "regression"
+    rows = None if rows is None or rows >= len(frame) else rows
+    return Dataset.from_pandas(
+        frame,
+        text_col=text_cols[0] if len(text_cols) == 1 else text_cols,
+        label_col="label",
+        is_regression=regression,
+        num_examples=rows,
+        seed=seed if rows else None,
+        name=name,
+    )
+
+
+def atomic_json(path: Path, data) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(path.suffix + ".tmp")
+    temporary.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+    os.replace(temporary, path)
+
+
+# --- stage 1: ESMs ----------------------------------------------------------------------------
+
+
+def esm_ready(folder: Path) -> bool:
+    from hfselect_widgets.engine.esm import ESM
+
+    try:
+        ESM.from_pretrained(str(folder))
+    except Exception:
+        return False
+    return (folder.parent.parent / "models" / folder.name / "finetune_info.json").is_file()
+
+
+def stage_esms(args, info) -> None:
+    from hfselect_widgets.engine.embedding import load_base_model
+    from hfselect_widgets.engine.model_ids import DEMO_MODEL
+    from hfselect_widgets.engine.trainer import train_esm
+
+    base = load_base_model(DEMO_MODEL, device=args.device)
+    summary_path = args.results / "training.json"
+    summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
+    for name in args.sources:
+        folder = args.workdir / "esms" / name
+        if esm_ready(folder) and name in summary:
+            log(f"esms: {name} done")
+            continue
+        dataset = load_split(args.data, info[name], "train", args.source_rows, 0, name)
+        log(f"esms: training {name} on {len(dataset)} rows")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            trained = train_esm(
+                dataset,
+                base,
+                folder,
+                overwrite=True,
+                device=args.device,
+                embeddings_path=args.workdir / "pairs" / f"{name}.npz",
+                finetuned_model_dir=args.workdir / "models" / name,
+                record_timings=True,
+                language="en",
+            )
+        validation = trained.validation
+        holdout = trained.fit.holdout_quality
+        summary[name] = {
+            "rows": len(dataset),
+            "epochs": trained.config.get("lm_num_epochs"),
+            "steps": len(trained.finetune_losses),
+            "val_metric": validation.metric if validation else None,
+            "val_value": validation.value if validation else None,
+            "val_baseline": validation.baseline if validation else None,
+            "learned": validation.learned if validation else None,
+            "fit_holdout_r2": holdout.r2 if holdout else None,
+            "warnings": trained.quality_warnings,
+            "seconds": round(trained.total_seconds, 1),
+            "caught_warnings": [str(w.message) for w in caught][:5],
+        }
+        atomic_json(summary_path, summary)
+        log(f"esms: {name}: {json.dumps(summary[name])}")
+
+
+# --- stage 2: real transfer -----------------------------------------------------------------
+
+
+def targets_of(args, info):
+    from hfselect_widgets.engine.evaluation import TransferTarget
+
+    return [
+        TransferTarget(
+            name=name,
+            train=load_split(args.data, info[name], "train", args.target_rows, 0, name),
+            test=load_split(args.data, info[name], "test", args.test_rows, 0, name),
+        )
+        for name in args.targets
+    ]
+
+
+def stage_truth(args, info) -> None:
+    from hfselect_widgets.engine.evaluation import NO_TRANSFER, measure_transfer
+    from hfselect_widgets.engine.model_ids import DEMO_MODEL
+
+    starts = {NO_TRANSFER: DEMO_MODEL}
+    for name in args.sources:
+        folder = args.workdir / "models" / name
+        if not (folder / "finetune_info.json").is_file():
+            log(f"truth: no fine-tuned model for {name} yet: run the esms stage first")
+            continue
+        starts[name] = str(folder)
+    measure_transfer(
+        targets_of(args, info),
+        starts,
+        args.results / "transfer.jsonl",
+        seeds=range(args.seeds),
+        device=args.device,
+        log=log,
+    )
+
+
+# --- stage 3: scores --------------------------------------------------------------------------
+
+
+def stage_scores(args, info) -> None:
+    import numpy as np
+
+    from hfselect_widgets.engine.embedding import embed_texts, load_base_model
+    from hfselect_widgets.engine.model_ids import DEMO_MODEL
+    from hfselect_widgets.engine.ranking import ESMHandle, score_embeddings
+
+    base = load_base_model(DEMO_MODEL, device=args.device)
+    handles = {
+        name: args.workdir / "esms" / name
+        for name in args.sources
+        if (args.workdir / "esms" / name / "config.json").is_file()
+    }
+    embedded = args.workdir / "embeddings"
+    embedded.mkdir(parents=True, exist_ok=True)
+    samples = {}
+    for target in targets_of(args, info):
+        samples[f"target:{target.name}"] = target.train
+    for name in handles:
+        # A held-out sample of the source: its test split, never seen by the fine-tuning.
+        samples[f"self:{name}"] = load_split(
+            args.data, info[name], "test", args.target_rows, 0, name
+        )
+    scores = {"esm-logme": {}}
+    for key, dataset in samples.items():
+        path = embedded / f"{key.replace(':', '_')}.npz"
+        if path.exists():
+            x = np.load(path)["x"]
+        else:
+            x = embed_texts(list(dataset.texts), base, 128)
+            np.savez(path, x=x, y=np.asarray(dataset.labels))
+        result = score_embeddings(
+            x,
+            np.asarray(dataset.labels),
+            bool(dataset.is_regression),
+            [ESMHandle.from_folder(folder) for folder in handles.values()],
+            model_id=base.model_id,
+        )
+        scores["esm-logme"][key] = {
+            str(config.task_id): float(score)
+            for config, score in zip(result.configs, result.scores, strict=True)
+        }
+        log(f"scores: {key}: {len(result.scores)} ESMs")
+    atomic_json(args.results / "scores.json", scores)
+
+
+# --- stage 4: the report ----------------------------------------------------------------------
+
+
+def stage_report(args, info) -> None:
+    from hfselect_widgets.engine.evaluation import (
+        TransferStore,
+        evaluate,
+        evaluate_random,
+        score_correlation,
+        self_retrieval,
+        static_scores,
+        static_transfer_scores,
+        summarize,
+    )
+
+    store = TransferStore(args.results / "transfer.jsonl")
+    truth = store.truth()
+    all_scores = json.loads((args.results / "scores.json").read_text())
+    report: dict = {"rankers": {}, "truth": {}, "self_retrieval": {}}
+    complete = {}
+    for target, by_source in truth.items():
+        seeds = {s for v in by_source.values() for s in v}
+        complete[target] = {"sources": len(by_source) - 1, "seeds": sorted(seeds)}
+    report["truth"] = complete
+    rankers = {}
+    for ranker, table in all_scores.items():
+        targets = {k.split(":", 1)[1]: v for k, v in table.items() if k.startswith("target:")}
+        rankers[ranker] = targets
+        selfs = {k.split(":", 1)[1]: v for k, v in table.items() if k.startswith("self:")}
+        results = self_retrieval(selfs)
+        report["self_retrieval"][ranker] = {
+            **summarize(results),
+            "ranks": {r.sample: r.rank for r in results},
+        }
+        report.setdefault("score_correlation", {})[ranker] = score_correlation(targets)
+    rankers["static (mean score)"] = static_scores(rankers["esm-logme"])
+    rankers["static (mean transfer)"] = static_transfer_scores(truth)
+    truth = {t: v for t, v in truth.items() if t in rankers["esm-logme"]}
+    for name, table in rankers.items():
+        summary = evaluate(table, truth, num_bootstrap=args.bootstrap)
+        report["rankers"][name] = {k: v.to_dict() for k, v in summary.items()}
+    summary = evaluate_random(truth, draws=100)
+    report["rankers"]["random"] = {k: v.to_dict() for k, v in summary.items()}
+    gains = {}
+    for target, by_source in truth.items():
+        from hfselect_widgets.engine.evaluation import NO_TRANSFER
+
+        base = by_source.get(NO_TRANSFER, {})
+        base_mean = sum(base.values()) / len(base) if base else float("nan")
+        best = max((sum(v.values()) / len(v), s) for s, v in by_source.items() if s != NO_TRANSFER)
+        gains[target] = {"no_transfer": base_mean, "best_source": best[1], "best": best[0]}
+    report["targets"] = gains
+    atomic_json(args.results / "report.json", report)
+    lines = [
+        "| ranker | regret@1 | regret@3 | regret@5 | NDCG@3 | Spearman | Kendall | hit@3 |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, metrics in report["rankers"].items():
+
+        def cell(key, metrics=metrics):
+            m = metrics[key]
+            return f"{m['mean']:.2f} [{m['low']:.2f}, {m['high']:.2f}]"
+
+        lines.append(
+            f"| {name} | {cell('regret@1')} | {cell('regret@3')} | {cell('regret@5')} | "
+            f"{cell('ndcg@3')} | {cell('spearman')} | {cell('kendall')} | {cell('hit@3')} |"
+        )
+    lines += [
+        "",
+        "| target | no transfer | best source | best | seeds | sources |",
+        "|---|---|---|---|---|---|",
+    ]
+    for target, g in gains.items():
+        c = complete[target]
+        lines.append(
+            f"| {target} | {g['no_transfer']:.4f} | {g['best_source']} | {g['best']:.4f} | "
+            f"{len(c['seeds'])} | {c['sources']} |"
+        )
+    for ranker, s in report["self_retrieval"].items():
+        lines += [
+            "",
+            f"Self-retrieval ({ranker}): {s['hit_rate'] * 100:.0f}% of {s['count']} ESMs rank "
+            f"first for a held-out sample of their own data; mean rank {s['mean_rank']:.2f}; "
+            f"misses: {s['misses']}",
+        ]
+    for ranker, c in report["score_correlation"].items():
+        lines.append(
+            f"\nScore correlation between targets ({ranker}): mean Spearman {c['mean']:.2f} "
+            f"(min {c['min']:.2f}, max {c['max']:.2f}, {c['pairs']} pairs)"
+        )
+    (args.results / "report.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+STAGES = {"esms": stage_esms, "scores": stage_scores, "truth": stage_truth, "report": stage_report}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--stage", choices=[*STAGES, "all"], default="all")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS)
+    parser.add_argument("--workdir", type=Path, default=DEFAULT_WORK)
+    parser.add_argument("--sources", nargs="+", default=SOURCES)
+    parser.add_argument("--targets", nargs="+", default=TARGETS)
+    parser.add_argument("--source-rows", type=int, default=1500)
+    parser.add_argument("--target-rows", type=int, default=200)
+    parser.add_argument("--test-rows", type=int, default=500)
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--bootstrap", type=int, default=1000)
+    parser.add_argument("--device", default="auto")
+    args = parser.parse_args(argv)
+    if not (args.data / "manifest.json").is_file():
+        print(
+            f"The labelled data collection is missing: {args.data} (../shared/data).",
+            file=sys.stderr,
+        )
+        return 2
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    info = manifest(args.data)
+    unknown = sorted(set(args.sources + args.targets) - set(info))
+    if unknown:
+        print(f"Unknown datasets {unknown}; the collection has {sorted(info)}.", file=sys.stderr)
+        return 2
+    stages = list(STAGES) if args.stage == "all" else [args.stage]
+    for stage in stages:
+        log(f"stage {stage}")
+        STAGES[stage](args, info)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

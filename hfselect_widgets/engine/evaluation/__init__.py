@@ -1,0 +1,47 @@
+"""Ranking quality as a feature: retrieval checks, real-transfer ground truth and metrics.
+
+* :mod:`.retrieval`: does a held-out sample of a source rank its own ESM first? (no
+  fine-tuning needed)
+* :mod:`.transfer`: the ground truth: fine-tune the base model and each source model on a
+  target's small sample, evaluate on its test rows, seeds, resumable results.
+* :mod:`.metrics`: regret@k, NDCG@k, Spearman, Kendall and top-k hits, with bootstrap intervals
+  over targets and seeds, always beside the random and static baselines.
+"""
+
+from .metrics import (
+    NO_TRANSFER,
+    MetricSummary,
+    evaluate,
+    evaluate_random,
+    score_correlation,
+    static_scores,
+    static_transfer_scores,
+)
+from .retrieval import RetrievalResult, expected_pairs, ranking_scores, self_retrieval, summarize
+from .transfer import (
+    TransferStore,
+    TransferTarget,
+    measure_transfer,
+    recipe_key,
+    target_recipe,
+)
+
+__all__ = [
+    "NO_TRANSFER",
+    "MetricSummary",
+    "RetrievalResult",
+    "TransferStore",
+    "TransferTarget",
+    "evaluate",
+    "evaluate_random",
+    "expected_pairs",
+    "measure_transfer",
+    "ranking_scores",
+    "recipe_key",
+    "score_correlation",
+    "self_retrieval",
+    "static_scores",
+    "static_transfer_scores",
+    "summarize",
+    "target_recipe",
+]
