@@ -29,7 +29,7 @@ from _bench_common import (
 
 def warm_up_logme(is_regression: bool) -> float:
     """First-call costs (LAPACK bindings, threadpoolctl), as the reference side gets its JIT."""
-    from hfselect_widgets.engine.logme import LogMETarget
+    from hfselect_widgets.engine.scoring.logme import LogMETarget
 
     start = time.perf_counter()
     rng = np.random.default_rng(0)
@@ -39,7 +39,11 @@ def warm_up_logme(is_regression: bool) -> float:
 
 
 def score_job(job: dict) -> dict:
-    from hfselect_widgets.engine.ranking import ESMHandle, resolve_esm_handles, score_embeddings
+    from hfselect_widgets.engine.scoring.ranking import (
+        ESMHandle,
+        resolve_esm_handles,
+        score_embeddings,
+    )
 
     embeddings = np.load(job["embeddings"])
     labels = np.load(job["labels"])
@@ -103,7 +107,7 @@ def single_thread_per_esm(embeddings, labels, is_regression, handles, sample) ->
     import torch
     from threadpoolctl import threadpool_limits
 
-    from hfselect_widgets.engine.ranking import score_embeddings
+    from hfselect_widgets.engine.scoring.ranking import score_embeddings
 
     seconds = []
     previous = torch.get_num_threads()
@@ -124,8 +128,8 @@ def single_thread_per_esm(embeddings, labels, is_regression, handles, sample) ->
 def e2e_job(job: dict) -> dict:
     import pandas as pd
 
-    from hfselect_widgets.engine.data import Dataset
-    from hfselect_widgets.engine.ranking import compute_task_ranking
+    from hfselect_widgets.engine.data.dataset import Dataset
+    from hfselect_widgets.engine.scoring.ranking import compute_task_ranking
 
     warm_s = warm_up_logme(bool(job["is_regression"]))
     frame = pd.read_csv(job["csv"]).iloc[: int(job["rows"])]
@@ -162,7 +166,7 @@ def _embed_fixed_length(texts, base_model, batch_size: int = 128) -> np.ndarray:
     """hfselect's way: every text padded (and truncated) to 128 tokens, in input order."""
     import torch
 
-    from hfselect_widgets.engine.embedding import pool
+    from hfselect_widgets.engine.embedding.model import pool
 
     out = np.empty((len(texts), base_model.embedding_dim), dtype=np.float32)
     with torch.inference_mode():
@@ -186,7 +190,7 @@ def _embed_fixed_length(texts, base_model, batch_size: int = 128) -> np.ndarray:
 def embed_job(job: dict) -> dict:
     import pandas as pd
 
-    from hfselect_widgets.engine.embedding import embed_texts, load_base_model
+    from hfselect_widgets.engine.embedding.model import embed_texts, load_base_model
 
     texts = pd.read_csv(job["csv"])[job["text_col"]].astype(str).tolist()[: int(job["rows"])]
     base_model = load_base_model(job["model_name"], device="cpu")

@@ -247,7 +247,7 @@ def write_esms(root: Path, dim: int, k: int, seed: int) -> list[str]:
     """
     import torch
 
-    from hfselect_widgets.engine.esm import ESM, ESMConfig
+    from hfselect_widgets.engine.esm.format import ESM, ESMConfig
 
     stamp_path = root / "esms.json"
     stamp = {"dim": dim, "k": k, "seed": seed, "format": 1}

@@ -64,9 +64,9 @@ def _ours_make(job: dict) -> dict:
     sys.path.insert(0, str(REPO_ROOT))
     import torch
 
-    from hfselect_widgets.engine.embedding_dataset import EmbeddingDataset
-    from hfselect_widgets.engine.esm import ESM
-    from hfselect_widgets.engine.trainer import ESMTrainer
+    from hfselect_widgets.engine.embedding.pairs import EmbeddingDataset
+    from hfselect_widgets.engine.esm.format import ESM
+    from hfselect_widgets.engine.training.train import ESMTrainer
 
     torch.manual_seed(0)
     work = Path(job["work"])
@@ -123,7 +123,7 @@ def _hfselect_side(job: dict) -> dict:
 def _ours_load(job: dict) -> dict:
     """Load hfselect's trained ESM with ours; our outputs for it."""
     sys.path.insert(0, str(REPO_ROOT))
-    from hfselect_widgets.engine.esm import ESM
+    from hfselect_widgets.engine.esm.format import ESM
 
     work = Path(job["work"])
     inputs = np.load(work / "inputs.npy")

@@ -50,7 +50,7 @@ DEFAULT_DATASETS = [
 
 
 def load(name: str, split: str, rows: int, seed: int):
-    from hfselect_widgets.engine.data import Dataset
+    from hfselect_widgets.engine.data.dataset import Dataset
 
     manifest = {
         d["short_name"]: d for d in json.loads((DATA / "manifest.json").read_text())["datasets"]
@@ -75,15 +75,15 @@ def rank_correlations(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
 
 
 def main() -> None:
-    from hfselect_widgets.engine.embedding import embed_texts, load_base_model
-    from hfselect_widgets.engine.embedding_dataset import (
+    from hfselect_widgets.engine.embedding.model import embed_texts, load_base_model
+    from hfselect_widgets.engine.embedding.pairs import (
         as_tuned_base_model,
         create_embedding_dataset,
     )
-    from hfselect_widgets.engine.esm_fit import fit_esm
-    from hfselect_widgets.engine.finetune import FineTuneConfig, fine_tune
-    from hfselect_widgets.engine.logme import LogMETarget
+    from hfselect_widgets.engine.esm.fit import fit_esm
     from hfselect_widgets.engine.model_ids import DEMO_MODEL
+    from hfselect_widgets.engine.scoring.logme import LogMETarget
+    from hfselect_widgets.engine.training.finetune import FineTuneConfig, fine_tune
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--datasets", nargs="+", default=DEFAULT_DATASETS)

@@ -70,7 +70,7 @@ def load_split(data_dir: Path, info: dict, split: str, rows: int | None, seed: i
     """A :class:`Dataset` of ``rows`` rows of a split (sampled as hfselect samples)."""
     import pandas as pd
 
-    from hfselect_widgets.engine.data import Dataset
+    from hfselect_widgets.engine.data.dataset import Dataset
 
     frame = pd.read_csv(data_dir / info["short_name"] / f"{split}.csv", keep_default_na=False)
     text_cols = [c for c in info["columns"] if c != "label"]
@@ -98,7 +98,7 @@ def atomic_json(path: Path, data) -> None:
 
 
 def esm_ready(folder: Path) -> bool:
-    from hfselect_widgets.engine.esm import ESM
+    from hfselect_widgets.engine.esm.format import ESM
 
     try:
         ESM.from_pretrained(str(folder))
@@ -108,9 +108,9 @@ def esm_ready(folder: Path) -> bool:
 
 
 def stage_esms(args, info) -> None:
-    from hfselect_widgets.engine.embedding import load_base_model
+    from hfselect_widgets.engine.embedding.model import load_base_model
     from hfselect_widgets.engine.model_ids import DEMO_MODEL
-    from hfselect_widgets.engine.trainer import train_esm
+    from hfselect_widgets.engine.training.train import train_esm
 
     base = load_base_model(DEMO_MODEL, device=args.device)
     summary_path = args.results / "training.json"
@@ -197,9 +197,9 @@ def stage_truth(args, info) -> None:
 def stage_scores(args, info) -> None:
     import numpy as np
 
-    from hfselect_widgets.engine.embedding import embed_texts, load_base_model
+    from hfselect_widgets.engine.embedding.model import embed_texts, load_base_model
     from hfselect_widgets.engine.model_ids import DEMO_MODEL
-    from hfselect_widgets.engine.ranking import ESMHandle, score_embeddings
+    from hfselect_widgets.engine.scoring.ranking import ESMHandle, score_embeddings
 
     base = load_base_model(DEMO_MODEL, device=args.device)
     handles = {

@@ -10,28 +10,28 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-from ._version import __version__
+from hfselect_widgets._version import __version__
 
 # public name -> module that defines it
 _EXPORTS = {
-    "Dataset": "hfselect_widgets.engine.data",
-    "ESM": "hfselect_widgets.engine.esm",
-    "ESMConfig": "hfselect_widgets.engine.esm",
-    "TaskRanking": "hfselect_widgets.engine.task_ranking",
-    "compute_task_ranking": "hfselect_widgets.engine.ranking",
-    "compute_scores": "hfselect_widgets.engine.ranking",
-    "find_esm_repo_ids": "hfselect_widgets.engine.hub",
-    "fetch_esms": "hfselect_widgets.engine.hub",
-    "fetch_esm_configs": "hfselect_widgets.engine.hub",
-    "get_esm_coverage": "hfselect_widgets.engine.hub",
-    "ESMIndex": "hfselect_widgets.engine.esm_index",
-    "LogME": "hfselect_widgets.engine.logme",
+    "Dataset": "hfselect_widgets.engine.data.dataset",
+    "ESM": "hfselect_widgets.engine.esm.format",
+    "ESMConfig": "hfselect_widgets.engine.esm.format",
+    "TaskRanking": "hfselect_widgets.engine.scoring.result",
+    "compute_task_ranking": "hfselect_widgets.engine.scoring.ranking",
+    "compute_scores": "hfselect_widgets.engine.scoring.ranking",
+    "find_esm_repo_ids": "hfselect_widgets.engine.hub.discovery",
+    "fetch_esms": "hfselect_widgets.engine.hub.discovery",
+    "fetch_esm_configs": "hfselect_widgets.engine.hub.discovery",
+    "get_esm_coverage": "hfselect_widgets.engine.hub.discovery",
+    "ESMIndex": "hfselect_widgets.engine.esm.index",
+    "LogME": "hfselect_widgets.engine.scoring.logme",
     "TqdmProgress": "hfselect_widgets.engine.progress",
     "App": "hfselect_widgets.widgets.app",
     "ResultsExplorer": "hfselect_widgets.widgets.results",
-    "train_esm": "hfselect_widgets.engine.trainer",
-    "ESMTrainer": "hfselect_widgets.engine.trainer",
-    "publish_esm": "hfselect_widgets.engine.publish",
+    "train_esm": "hfselect_widgets.engine.training.train",
+    "ESMTrainer": "hfselect_widgets.engine.training.train",
+    "publish_esm": "hfselect_widgets.engine.hub.publish",
 }
 
 __all__ = [
@@ -57,18 +57,23 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .engine.data import Dataset
-    from .engine.esm import ESM, ESMConfig
-    from .engine.esm_index import ESMIndex
-    from .engine.hub import fetch_esm_configs, fetch_esms, find_esm_repo_ids, get_esm_coverage
-    from .engine.logme import LogME
-    from .engine.progress import TqdmProgress
-    from .engine.publish import publish_esm
-    from .engine.ranking import compute_scores, compute_task_ranking
-    from .engine.task_ranking import TaskRanking
-    from .engine.trainer import ESMTrainer, train_esm
-    from .widgets.app import App
-    from .widgets.results import ResultsExplorer
+    from hfselect_widgets.engine.data.dataset import Dataset
+    from hfselect_widgets.engine.esm.format import ESM, ESMConfig
+    from hfselect_widgets.engine.esm.index import ESMIndex
+    from hfselect_widgets.engine.hub.discovery import (
+        fetch_esm_configs,
+        fetch_esms,
+        find_esm_repo_ids,
+        get_esm_coverage,
+    )
+    from hfselect_widgets.engine.hub.publish import publish_esm
+    from hfselect_widgets.engine.progress import TqdmProgress
+    from hfselect_widgets.engine.scoring.logme import LogME
+    from hfselect_widgets.engine.scoring.ranking import compute_scores, compute_task_ranking
+    from hfselect_widgets.engine.scoring.result import TaskRanking
+    from hfselect_widgets.engine.training.train import ESMTrainer, train_esm
+    from hfselect_widgets.widgets.app import App
+    from hfselect_widgets.widgets.results import ResultsExplorer
 
 
 def __getattr__(name: str):
@@ -82,7 +87,7 @@ def __getattr__(name: str):
 
 def load_ipython_extension(ipython) -> None:
     """``%load_ext hfselect_widgets``: register the ``%esm_rank`` / ``%%esm_rank`` magics."""
-    from .magics import load_ipython_extension as load
+    from hfselect_widgets.magics import load_ipython_extension as load
 
     load(ipython)
 

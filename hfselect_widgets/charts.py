@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
-    from .engine.task_ranking import TaskRanking
+    from hfselect_widgets.engine.scoring.result import TaskRanking
 
 BARS_SELECTION = "bars"
 """Name of the point selection on the top-k bars."""

@@ -11,10 +11,11 @@ import argparse
 import os
 import sys
 import threading
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-from ._version import __version__
+from hfselect_widgets._version import __version__
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -124,6 +125,13 @@ def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overwrite", action="store_true", help="replace an existing ESM folder")
     lm = parser.add_argument_group("fine-tuning the base model (the paper's recipe by default)")
     lm.add_argument("--epochs", type=int, default=3)
+    lm.add_argument(
+        "--min-steps",
+        type=int,
+        default=150,
+        help="add epochs (up to 10) until fine-tuning takes at least this many optimizer "
+        "steps, so small datasets learn (0: exactly --epochs)",
+    )
     lm.add_argument("--learning-rate", type=float, default=2e-5)
     lm.add_argument("--train-batch-size", type=int, default=32)
     lm.add_argument("--weight-decay", type=float, default=0.01)
@@ -196,7 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _load_dataset(args: argparse.Namespace, dataset: str | None = None):
-    from .engine.data import Dataset
+    from hfselect_widgets.engine.data.dataset import Dataset
 
     text_col = args.text_col[0] if len(args.text_col) == 1 else list(args.text_col)
     common = dict(
@@ -216,11 +224,11 @@ def _load_dataset(args: argparse.Namespace, dataset: str | None = None):
 
 
 def _rank(args: argparse.Namespace, dataset, model: str | None, esm_dir: str | None):
-    from .engine.progress import TqdmProgress
-    from .engine.ranking import compute_task_ranking
+    from hfselect_widgets.engine.progress import TqdmProgress
+    from hfselect_widgets.engine.scoring.ranking import compute_task_ranking
 
     if model is None and esm_dir:
-        from .engine.esm_folder import common_base_model
+        from hfselect_widgets.engine.esm.folder import common_base_model
 
         model = common_base_model(esm_dir)
     cancel = threading.Event()
@@ -256,7 +264,7 @@ def _print_ranking(ranking, top: int) -> None:
 
 
 def _write_outputs(ranking, csv_path=None, json_path=None, html_path=None, top: int = 15) -> None:
-    from .static_chart import write_ranking_html
+    from hfselect_widgets.static_chart import write_ranking_html
 
     for path, write in (
         (csv_path, ranking.to_csv),
@@ -278,8 +286,9 @@ def run_rank(args: argparse.Namespace) -> int:
 
 
 def run_demo(args: argparse.Namespace) -> int:
+    from hfselect_widgets.engine.model_ids import DEMO_MODEL
+
     from . import demo
-    from .engine.model_ids import DEMO_MODEL
 
     dataset_path = args.dataset or str(demo.demo_target_path())
     dataset = _load_dataset(args, dataset_path)
@@ -301,14 +310,16 @@ def run_demo(args: argparse.Namespace) -> int:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from .engine.finetune import FineTuneConfig
-    from .engine.model_ids import DEMO_MODEL
-    from .engine.progress import TqdmProgress
-    from .engine.trainer import train_esm
+    from hfselect_widgets.engine.model_ids import DEMO_MODEL
+    from hfselect_widgets.engine.progress import TqdmProgress
+    from hfselect_widgets.engine.training.finetune import FineTuneConfig
+    from hfselect_widgets.engine.training.train import TrainingQualityWarning, train_esm
 
     dataset = _load_dataset(args)
     finetune = FineTuneConfig(
         num_epochs=args.epochs,
+        max_epochs=max(args.epochs, FineTuneConfig.max_epochs),
+        min_steps=args.min_steps,
         learning_rate=args.learning_rate,
         batch_size=args.train_batch_size,
         weight_decay=args.weight_decay,
@@ -320,7 +331,12 @@ def run_train(args: argparse.Namespace) -> int:
         "batch_size": args.esm_batch_size,
     }
     cancel = threading.Event()
-    with TqdmProgress(disable=args.no_progress, file=sys.stderr) as progress:
+    # The quality warnings are printed below, each on a line of its own.
+    with (
+        TqdmProgress(disable=args.no_progress, file=sys.stderr) as progress,
+        warnings.catch_warnings(),
+    ):
+        warnings.simplefilter("ignore", TrainingQualityWarning)
         try:
             trained = train_esm(
                 dataset,
@@ -342,14 +358,26 @@ def run_train(args: argparse.Namespace) -> int:
             raise
     quality = trained.fit.holdout_quality
     print(f"Wrote the ESM to {os.path.abspath(trained.output_dir)}")
-    print(
-        f"Fit ({trained.fit.method}) on held-out 10 %: MSE {quality.mse:.6g}, R² {quality.r2:.4f}"
-    )
+    validation = trained.validation
+    if validation is not None:
+        print(
+            f"Fine-tuning: {trained.config.get('lm_num_steps')} steps; validation "
+            f"{validation.metric} {validation.value:.3f} vs {validation.baseline:.3f} for the "
+            f"{'majority class' if validation.metric == 'accuracy' else 'mean label'} "
+            f"({validation.num_rows} held-out rows)"
+        )
+    if quality is not None:
+        print(
+            f"ESM fit ({trained.fit.method}) on {quality.num_rows} held-out rows: "
+            f"MSE {quality.mse:.6g}, R² {quality.r2:.4f}"
+        )
+    for message in trained.quality_warnings:
+        print(f"Warning: {message}", file=sys.stderr)
     return 0
 
 
 def run_publish(args: argparse.Namespace) -> int:
-    from .engine.publish import publish_esm
+    from hfselect_widgets.engine.hub.publish import publish_esm
 
     result = publish_esm(
         args.esm_dir,
@@ -368,7 +396,7 @@ COMMANDS = {"rank": run_rank, "demo": run_demo, "train": run_train, "publish": r
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``hfselect-widgets``; returns the exit status."""
-    from .engine.errors import HfselectWidgetsError
+    from hfselect_widgets.errors import HfselectWidgetsError
 
     parser = build_parser()
     args = parser.parse_args(argv)

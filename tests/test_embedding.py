@@ -11,8 +11,9 @@ import pytest
 import torch
 from tiny_models import TINY_TEXTS, make_tiny_model
 
-from hfselect_widgets.engine import embedding as embedding_module
-from hfselect_widgets.engine.embedding import (
+from hfselect_widgets.engine.embedding import model as embedding_module
+from hfselect_widgets.engine.embedding.cache import EmbeddingCache, fingerprint_texts
+from hfselect_widgets.engine.embedding.model import (
     POOLING_METHODS,
     BaseModel,
     clear_model_cache,
@@ -23,14 +24,13 @@ from hfselect_widgets.engine.embedding import (
     pool,
     resolve_device,
 )
-from hfselect_widgets.engine.embedding_cache import EmbeddingCache, fingerprint_texts
-from hfselect_widgets.engine.errors import (
+from hfselect_widgets.engine.progress import STAGE_EMBEDDING
+from hfselect_widgets.errors import (
     MissingTextError,
     ModelLoadError,
     PoolingError,
     RankingCancelled,
 )
-from hfselect_widgets.engine.progress import STAGE_EMBEDDING
 
 SHORT = 16  # a max_length that truncates several TINY_TEXTS
 

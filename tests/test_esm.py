@@ -23,8 +23,7 @@ from esm_factory import (
 from safetensors.torch import load_file, save_file
 
 from hfselect_widgets._version import __version__
-from hfselect_widgets.engine.errors import ESMLoadError, InvalidESMConfigError
-from hfselect_widgets.engine.esm import (
+from hfselect_widgets.engine.esm.format import (
     ESM,
     ESM_CONFIG_KEYS,
     FORMAT_VERSION,
@@ -32,6 +31,7 @@ from hfselect_widgets.engine.esm import (
     expected_weights_bytes,
     read_esm_weights,
 )
+from hfselect_widgets.errors import ESMLoadError, InvalidESMConfigError
 
 DIM = 6
 

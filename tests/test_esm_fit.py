@@ -8,13 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from hfselect_widgets.engine.embedding_dataset import EmbeddingDataset
-from hfselect_widgets.engine.errors import (
-    EmbeddingDatasetError,
-    RankingCancelled,
-    TrainingConfigError,
-)
-from hfselect_widgets.engine.esm_fit import (
+from hfselect_widgets.engine.embedding.pairs import EmbeddingDataset
+from hfselect_widgets.engine.esm.fit import (
     STAGE_ESM_FIT,
     FitQuality,
     evaluate_fit,
@@ -22,6 +17,11 @@ from hfselect_widgets.engine.esm_fit import (
     fit_hfselect_sgd,
     fit_least_squares,
     holdout_split,
+)
+from hfselect_widgets.errors import (
+    EmbeddingDatasetError,
+    RankingCancelled,
+    TrainingConfigError,
 )
 
 

@@ -9,14 +9,14 @@ import pytest
 import torch
 from esm_factory import BROKEN_KINDS, BROKEN_REASONS, esm_weights, write_broken_esm, write_esm
 
-from hfselect_widgets.engine.errors import ESMFolderNotFoundError, RankingCancelled
-from hfselect_widgets.engine.esm_folder import (
+from hfselect_widgets.engine.esm.folder import (
     find_esm_folders,
     load_esm_folder,
     read_esm_folder_configs,
 )
-from hfselect_widgets.engine.esm_index import ESMIndex
+from hfselect_widgets.engine.esm.index import ESMIndex
 from hfselect_widgets.engine.progress import STAGE_DOWNLOAD, STAGE_METADATA
+from hfselect_widgets.errors import ESMFolderNotFoundError, RankingCancelled
 
 DIM = 4
 # Broken kinds whose config.json is fine: only loading the weights can reject them.

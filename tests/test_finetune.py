@@ -9,14 +9,16 @@ import pytest
 import torch
 from tiny_models import TINY_TEXTS, make_tiny_model
 
-from hfselect_widgets.engine.data import Dataset
-from hfselect_widgets.engine.embedding import clear_model_cache, embed_texts, load_base_model
-from hfselect_widgets.engine.errors import RankingCancelled, TrainingConfigError
-from hfselect_widgets.engine.finetune import FineTuneConfig, FineTuneResult, fine_tune
+from hfselect_widgets.engine.data.dataset import Dataset
+from hfselect_widgets.engine.embedding.model import clear_model_cache, embed_texts, load_base_model
 from hfselect_widgets.engine.progress import STAGE_TRAINING
+from hfselect_widgets.engine.training.finetune import FineTuneConfig, FineTuneResult, fine_tune
+from hfselect_widgets.errors import RankingCancelled, TrainingConfigError
 
 # Few, short steps with a learning rate large enough to move a tiny random model visibly.
-FAST = dict(num_epochs=2, batch_size=8, learning_rate=1e-3, max_length=16)
+FAST = dict(
+    num_epochs=2, batch_size=8, learning_rate=1e-3, max_length=16, min_steps=0, validation_share=0.0
+)
 
 
 @pytest.fixture(scope="module")

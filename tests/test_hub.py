@@ -20,16 +20,10 @@ from esm_factory import (
     write_esm,
 )
 
-from hfselect_widgets.engine import hub
-from hfselect_widgets.engine.errors import (
-    DownloadLimitError,
-    HubUnavailableError,
-    NoESMsFoundError,
-    RankingCancelled,
-)
-from hfselect_widgets.engine.esm import ESMConfig, expected_weights_bytes
-from hfselect_widgets.engine.esm_index import ESMIndex, index_path
-from hfselect_widgets.engine.hub import (
+from hfselect_widgets.engine.esm.format import ESMConfig, expected_weights_bytes
+from hfselect_widgets.engine.esm.index import ESMIndex, index_path
+from hfselect_widgets.engine.hub import discovery as hub
+from hfselect_widgets.engine.hub.discovery import (
     DownloadPlan,
     FetchReport,
     download_esm_folders,
@@ -41,6 +35,12 @@ from hfselect_widgets.engine.hub import (
     plan_download,
 )
 from hfselect_widgets.engine.progress import STAGE_DOWNLOAD, STAGE_METADATA
+from hfselect_widgets.errors import (
+    DownloadLimitError,
+    HubUnavailableError,
+    NoESMsFoundError,
+    RankingCancelled,
+)
 
 DIM = 4
 MBERT = "google-bert/bert-base-multilingual-uncased"

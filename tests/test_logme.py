@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hfselect_widgets.engine.logme import (
+from hfselect_widgets.engine.scoring.logme import (
     LogME,
     LogMETarget,
     label_columns,

@@ -17,8 +17,8 @@ from IPython.core.interactiveshell import InteractiveShell
 from tiny_models import HIDDEN_SIZE, make_tiny_model
 
 from hfselect_widgets import magics as magics_module
-from hfselect_widgets.engine.errors import ColumnNotFoundError, DatasetNotFoundError
-from hfselect_widgets.engine.task_ranking import TaskRanking
+from hfselect_widgets.engine.scoring.result import TaskRanking
+from hfselect_widgets.errors import ColumnNotFoundError, DatasetNotFoundError
 
 MODEL_ID = "tiny-model"
 TASKS = ("org/task0", "org/task1", "org/task2")
@@ -267,8 +267,8 @@ def test_filter_that_matches_nothing_is_a_usage_error(shell, magic, files):
 
 def test_hub_pool_with_filter_uses_the_cached_esm_index(shell, magic, files, shown):
     """--hub --filter narrows the Hub's ESMs through the cached ESM index, offline."""
-    from hfselect_widgets.engine.esm import ESMConfig
-    from hfselect_widgets.engine.esm_index import ESMIndex
+    from hfselect_widgets.engine.esm.format import ESMConfig
+    from hfselect_widgets.engine.esm.index import ESMIndex
 
     configs = []
     for i, repo_id in enumerate(HUB_ESMS):

@@ -20,23 +20,23 @@ from esm_factory import FakeHfApi, write_esm
 from huggingface_hub import HfApi
 from safetensors.torch import load_file
 
-from hfselect_widgets.engine import publish as publish_module
-from hfselect_widgets.engine.errors import (
-    ESMLoadError,
-    HfselectWidgetsError,
-    MissingTokenError,
-    PublishError,
-    RepoExistsError,
-    UploadError,
-)
-from hfselect_widgets.engine.esm import ESM
-from hfselect_widgets.engine.publish import (
+from hfselect_widgets.engine.esm.format import ESM
+from hfselect_widgets.engine.hub import publish as publish_module
+from hfselect_widgets.engine.hub.publish import (
     PublishResult,
     build_model_card,
     card_metadata_from_readme,
     publish_esm,
     resolve_token,
     stage_upload_folder,
+)
+from hfselect_widgets.errors import (
+    ESMLoadError,
+    HfselectWidgetsError,
+    MissingTokenError,
+    PublishError,
+    RepoExistsError,
+    UploadError,
 )
 
 DIM = 6

@@ -11,17 +11,17 @@ import torch
 from esm_factory import FakeHfApi, fill_hf_cache, write_broken_esm, write_esm
 from tiny_models import _WORDS, HIDDEN_SIZE, make_tiny_model
 
-from hfselect_widgets.engine.data import Dataset
-from hfselect_widgets.engine.embedding import embed_texts, load_base_model
-from hfselect_widgets.engine.errors import NoESMsFoundError, RankingCancelled
-from hfselect_widgets.engine.esm import ESM
-from hfselect_widgets.engine.logme import logme_reference
-from hfselect_widgets.engine.ranking import (
+from hfselect_widgets.engine.data.dataset import Dataset
+from hfselect_widgets.engine.embedding.model import embed_texts, load_base_model
+from hfselect_widgets.engine.esm.format import ESM
+from hfselect_widgets.engine.scoring.logme import logme_reference
+from hfselect_widgets.engine.scoring.ranking import (
     ESMHandle,
     compute_scores,
     compute_task_ranking,
     score_embeddings,
 )
+from hfselect_widgets.errors import NoESMsFoundError, RankingCancelled
 
 DIM = HIDDEN_SIZE
 MODEL_ID = "tiny-org/tiny-model"

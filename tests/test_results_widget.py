@@ -19,8 +19,8 @@ from IPython.core.formatters import DisplayFormatter
 from tiny_models import _WORDS, HIDDEN_SIZE, make_tiny_model
 
 from hfselect_widgets.demo import demo_esm_dir, demo_target_path
-from hfselect_widgets.engine.esm import ESMConfig
-from hfselect_widgets.engine.task_ranking import TaskRanking
+from hfselect_widgets.engine.esm.format import ESMConfig
+from hfselect_widgets.engine.scoring.result import TaskRanking
 from hfselect_widgets.widgets import results
 from hfselect_widgets.widgets.results import ResultsExplorer, ranking_code
 

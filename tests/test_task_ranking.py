@@ -7,9 +7,9 @@ import math
 
 import pytest
 
-from hfselect_widgets.engine.errors import InvalidTaskRankingError
-from hfselect_widgets.engine.esm import ESMConfig
-from hfselect_widgets.engine.task_ranking import PANDAS_COLUMNS, TaskRanking
+from hfselect_widgets.engine.esm.format import ESMConfig
+from hfselect_widgets.engine.scoring.result import PANDAS_COLUMNS, TaskRanking
+from hfselect_widgets.errors import InvalidTaskRankingError
 
 
 def _config(i: int, **extra) -> ESMConfig:

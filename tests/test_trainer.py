@@ -16,27 +16,35 @@ import torch
 from tiny_models import TINY_TEXTS, make_tiny_model
 
 from hfselect_widgets._version import __version__
-from hfselect_widgets.engine import trainer as trainer_module
-from hfselect_widgets.engine.data import Dataset
-from hfselect_widgets.engine.embedding import clear_model_cache, load_base_model
-from hfselect_widgets.engine.embedding_dataset import (
+from hfselect_widgets.engine.data.dataset import Dataset
+from hfselect_widgets.engine.embedding.model import clear_model_cache, load_base_model
+from hfselect_widgets.engine.embedding.pairs import (
     EmbeddingDataset,
     create_embedding_dataset,
 )
-from hfselect_widgets.engine.errors import (
+from hfselect_widgets.engine.esm.fit import fit_hfselect_sgd
+from hfselect_widgets.engine.esm.format import ESM, ESM_CONFIG_KEYS, ESMConfig
+from hfselect_widgets.engine.progress import STAGE_EMBEDDING, STAGE_TRAINING
+from hfselect_widgets.engine.training import train as trainer_module
+from hfselect_widgets.engine.training.finetune import FineTuneConfig, fine_tune
+from hfselect_widgets.engine.training.train import ESMTrainer, train_esm, write_folder_atomically
+from hfselect_widgets.errors import (
     EmbeddingDatasetError,
     OutputExistsError,
     PickledMetadataError,
     RankingCancelled,
     TrainingConfigError,
 )
-from hfselect_widgets.engine.esm import ESM, ESM_CONFIG_KEYS, ESMConfig
-from hfselect_widgets.engine.esm_fit import fit_hfselect_sgd
-from hfselect_widgets.engine.finetune import FineTuneConfig, fine_tune
-from hfselect_widgets.engine.progress import STAGE_EMBEDDING, STAGE_TRAINING
-from hfselect_widgets.engine.trainer import ESMTrainer, train_esm, write_folder_atomically
 
-FAST = FineTuneConfig(num_epochs=1, batch_size=10, learning_rate=1e-3, max_length=16, seed=1)
+FAST = FineTuneConfig(
+    num_epochs=1,
+    batch_size=10,
+    learning_rate=1e-3,
+    max_length=16,
+    seed=1,
+    min_steps=0,
+    validation_share=0.0,
+)
 HUB_ID = "someone/tiny-bert"
 
 
@@ -151,7 +159,7 @@ def test_create_embedding_dataset_pairs_base_and_tuned_embeddings(model_dir, dat
     pairs = create_embedding_dataset(
         dataset, base, tuned, batch_size=8, progress=lambda *a: calls.append(a)
     )
-    from hfselect_widgets.engine.embedding import embed_texts
+    from hfselect_widgets.engine.embedding.model import embed_texts
 
     np.testing.assert_array_equal(pairs.x, embed_texts(dataset.texts, base, batch_size=8))
     np.testing.assert_array_equal(pairs.y, embed_texts(dataset.texts, tuned.encoder, 8))

@@ -9,8 +9,8 @@ from tiny_models import HIDDEN_SIZE, TINY_TEXTS, make_tiny_model
 
 import hfselect_widgets
 from hfselect_widgets import widgets as hw
-from hfselect_widgets.engine.esm import ESMConfig
-from hfselect_widgets.engine.task_ranking import TaskRanking
+from hfselect_widgets.engine.esm.format import ESMConfig
+from hfselect_widgets.engine.scoring.result import TaskRanking
 from hfselect_widgets.widgets._compat import get_titles
 from hfselect_widgets.widgets.app import RANK_TAB, RESULTS_TAB, TAB_TITLES, App
 

@@ -14,8 +14,8 @@ from types import SimpleNamespace
 import ipywidgets as widgets
 import pytest
 
-from hfselect_widgets.engine.esm import ESMConfig
-from hfselect_widgets.engine.task_ranking import TaskRanking
+from hfselect_widgets.engine.esm.format import ESMConfig
+from hfselect_widgets.engine.scoring.result import TaskRanking
 from hfselect_widgets.widgets import _compat
 from hfselect_widgets.widgets.app import App
 from hfselect_widgets.widgets.results import ResultsExplorer

@@ -15,10 +15,10 @@ import pandas as pd
 import pytest
 from esm_factory import FakeHfApi, fill_hf_cache, write_esm
 
-from hfselect_widgets.engine.data import TEXT_SEPARATOR
-from hfselect_widgets.engine.errors import DatasetError
-from hfselect_widgets.engine.esm import ESMConfig
-from hfselect_widgets.engine.esm_index import ESMIndex
+from hfselect_widgets.engine.data.dataset import TEXT_SEPARATOR
+from hfselect_widgets.engine.esm.format import ESMConfig
+from hfselect_widgets.engine.esm.index import ESMIndex
+from hfselect_widgets.errors import DatasetError
 from hfselect_widgets.widgets.dataset_picker import DatasetPicker
 from hfselect_widgets.widgets.esm_pool import ESMPoolSelector, split_items
 

@@ -14,8 +14,8 @@ import pytest
 from esm_factory import write_esm
 from tiny_models import HIDDEN_SIZE, TINY_TEXTS, make_tiny_model
 
-from hfselect_widgets.engine.errors import ColumnNotFoundError, RankingCancelled
 from hfselect_widgets.engine.progress import check_cancel
+from hfselect_widgets.errors import ColumnNotFoundError, RankingCancelled
 from hfselect_widgets.widgets.dataset_picker import DatasetPicker
 from hfselect_widgets.widgets.esm_pool import ESMPoolSelector
 from hfselect_widgets.widgets.run_panel import RunPanel

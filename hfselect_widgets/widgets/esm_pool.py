@@ -1,7 +1,7 @@
 """Choose the base model and the pool of ESMs to rank with, and see how many match.
 
 :class:`ESMPoolSelector` is a form over the engine's ESM index
-(:class:`~hfselect_widgets.engine.esm_index.ESMIndex`): the ESMs of a local folder or of the
+(:class:`~hfselect_widgets.engine.esm.index.ESMIndex`): the ESMs of a local folder or of the
 bundled demo collection are read once (configs only), the Hub's ESMs come from the index cached
 on disk, and every filter change re-counts the matches in memory, with no network request while
 typing. "Refresh from Hub" (an explicit click) fetches the base models' ESM coverage and the
@@ -21,20 +21,26 @@ from typing import Any
 import ipywidgets as widgets
 import traitlets
 
-from ..engine.esm import ESMConfig
-from ..engine.esm_folder import read_esm_folder_configs
-from ..engine.esm_index import ESMIndex
-from ..engine.hub import DownloadPlan, get_esm_coverage, plan_download
-from ..engine.model_ids import (
+from hfselect_widgets.engine.esm.folder import read_esm_folder_configs
+from hfselect_widgets.engine.esm.format import ESMConfig
+from hfselect_widgets.engine.esm.index import ESMIndex
+from hfselect_widgets.engine.hub.discovery import DownloadPlan, get_esm_coverage, plan_download
+from hfselect_widgets.engine.model_ids import (
     DEFAULT_HUB_MODEL,
     DEMO_MODEL,
     canonical_model_id,
     model_id_for_path,
     same_model,
 )
-from ..engine.progress import STAGE_METADATA, ProgressCallback
-from ._compat import set_titles
-from .worker import BackgroundTask, ErrorBox, StageProgress, error_text, message_html
+from hfselect_widgets.engine.progress import STAGE_METADATA, ProgressCallback
+from hfselect_widgets.widgets._compat import set_titles
+from hfselect_widgets.widgets.worker import (
+    BackgroundTask,
+    ErrorBox,
+    StageProgress,
+    error_text,
+    message_html,
+)
 
 ESM_SOURCE_HUB = "hub"
 ESM_SOURCE_FOLDER = "folder"
@@ -291,7 +297,7 @@ class ESMPoolSelector(widgets.VBox):
         """The local ESM folder in use (the demo collection's for the demo source)."""
         source = self.esm_source.value
         if source == ESM_SOURCE_DEMO:
-            from ..demo import demo_esm_dir
+            from hfselect_widgets.demo import demo_esm_dir
 
             return demo_esm_dir()
         if source == ESM_SOURCE_FOLDER:

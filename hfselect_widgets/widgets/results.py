@@ -26,9 +26,10 @@ import altair as alt
 import ipywidgets as widgets
 import pandas as pd
 
+from hfselect_widgets.engine.scoring.result import TaskRanking
+from hfselect_widgets.widgets._compat import USES_IPYTHON_DISPLAY, widget_mimebundle
+
 from .. import charts
-from ..engine.task_ranking import TaskRanking
-from ._compat import USES_IPYTHON_DISPLAY, widget_mimebundle
 
 logger = logging.getLogger(__name__)
 
@@ -119,7 +120,7 @@ def _call(target: str, positional: list[str], keywords: Mapping[str, str]) -> st
 def _dataset_code(meta: Mapping[str, Any], is_regression: Any) -> tuple[list[str], list[str]]:
     """(names to import from ``hfselect_widgets.demo``, code lines) that rebuild the target
     dataset from ranking metadata."""
-    from ..demo import demo_target_path
+    from hfselect_widgets.demo import demo_target_path
 
     dataset = dict(meta.get("dataset") or {})
     source = dataset.get("source")
@@ -176,7 +177,7 @@ def _dataset_code(meta: Mapping[str, Any], is_regression: Any) -> tuple[list[str
 def _esm_code(ranking: TaskRanking) -> tuple[list[str], dict[str, str], list[str]]:
     """(names to import from ``hfselect_widgets.demo``, compute_task_ranking keywords, comment
     lines) for the ESM pool."""
-    from ..demo import demo_esm_dir
+    from hfselect_widgets.demo import demo_esm_dir
 
     meta = ranking.metadata
     if meta.get("esm_dir") is not None:
@@ -203,7 +204,7 @@ def ranking_code(ranking: TaskRanking) -> str:
     and the ESM pool (``esm_dir``, ``esm_repo_ids`` or the Hub's ESMs for the model). Parts the
     metadata does not record are left as commented placeholders.
     """
-    from ..engine.model_ids import DEFAULT_HUB_MODEL
+    from hfselect_widgets.engine.model_ids import DEFAULT_HUB_MODEL
 
     meta = ranking.metadata
     demo_names, dataset_lines = _dataset_code(meta, meta.get("is_regression"))

@@ -6,7 +6,7 @@ the dataset and runs ``compute_task_ranking`` in a :class:`~.worker.BackgroundTa
 kernel stays responsive. Cancel sets the task's event; the panel is usable again at once.
 Errors show the engine's message with the traceback behind a toggle; skipped ESMs are listed
 with their reasons. ``on_ranking`` callbacks receive each new
-:class:`~hfselect_widgets.engine.task_ranking.TaskRanking`.
+:class:`~hfselect_widgets.engine.scoring.result.TaskRanking`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from ..engine.progress import (
+from hfselect_widgets.engine.progress import (
     STAGE_DOWNLOAD,
     STAGE_EMBEDDING,
     STAGE_METADATA,
@@ -26,11 +26,11 @@ from ..engine.progress import (
     ProgressCallback,
     check_cancel,
 )
-from ..engine.task_ranking import TaskRanking
-from ._compat import set_titles
-from .dataset_picker import DatasetPicker
-from .esm_pool import ESMPoolSelector
-from .worker import (
+from hfselect_widgets.engine.scoring.result import TaskRanking
+from hfselect_widgets.widgets._compat import set_titles
+from hfselect_widgets.widgets.dataset_picker import DatasetPicker
+from hfselect_widgets.widgets.esm_pool import ESMPoolSelector
+from hfselect_widgets.widgets.worker import (
     CANCELLED,
     FAILED,
     BackgroundTask,
@@ -106,7 +106,7 @@ class RunPanel(widgets.VBox):
             "n_jobs": n_jobs,
         }
         if ranker is None:
-            from ..engine.ranking import compute_task_ranking
+            from hfselect_widgets.engine.scoring.ranking import compute_task_ranking
 
             ranker = compute_task_ranking
         self.ranker = ranker

@@ -1,8 +1,8 @@
 """Train an ESM for your own dataset and publish it to the Hub, from a notebook.
 
-:class:`TrainPublishPanel` is a form over :func:`~hfselect_widgets.engine.trainer.train_esm`
+:class:`TrainPublishPanel` is a form over :func:`~hfselect_widgets.engine.training.train.train_esm`
 (fine-tune the base model, embed, fit the map, write the ESM folder) and
-:func:`~hfselect_widgets.engine.publish.publish_esm`. Training runs in a
+:func:`~hfselect_widgets.engine.hub.publish.publish_esm`. Training runs in a
 :class:`~.worker.BackgroundTask` with one progress bar per stage and Cancel; the fit quality
 (held-out MSE and R²) is shown afterwards. Publishing uses the notebook's Hugging Face login:
 without one, the panel asks the user to run ``huggingface_hub.notebook_login()``. The token is
@@ -15,25 +15,26 @@ import html
 import math
 import os
 import threading
+import warnings
 from pathlib import Path
 from typing import Any
 
 import ipywidgets as widgets
 
-from ..engine.errors import MissingTokenError
-from ..engine.esm_fit import HFSELECT_SGD_DEFAULTS
-from ..engine.finetune import FineTuneConfig
-from ..engine.model_ids import DEFAULT_HUB_MODEL, DEMO_MODEL
-from ..engine.progress import (
+from hfselect_widgets.engine.esm.fit import HFSELECT_SGD_DEFAULTS
+from hfselect_widgets.engine.model_ids import DEFAULT_HUB_MODEL, DEMO_MODEL
+from hfselect_widgets.engine.progress import (
     STAGE_EMBEDDING,
     STAGE_ESM_FIT,
     STAGE_TRAINING,
     ProgressCallback,
     check_cancel,
 )
-from ._compat import set_titles
-from .dataset_picker import DatasetPicker
-from .worker import (
+from hfselect_widgets.engine.training.finetune import FineTuneConfig
+from hfselect_widgets.errors import MissingTokenError
+from hfselect_widgets.widgets._compat import set_titles
+from hfselect_widgets.widgets.dataset_picker import DatasetPicker
+from hfselect_widgets.widgets.worker import (
     CANCELLED,
     FAILED,
     BackgroundTask,
@@ -68,7 +69,7 @@ def _number(value: float | None) -> str:
 
 
 def fit_quality_html(trained: Any) -> str:
-    """The fit quality of a :class:`~hfselect_widgets.engine.trainer.TrainedESM` as HTML."""
+    """The fit quality of a :class:`~hfselect_widgets.engine.training.train.TrainedESM` as HTML."""
     fit = trained.fit
     rows = []
     if fit.holdout_quality is not None:
@@ -81,9 +82,28 @@ def fit_quality_html(trained: Any) -> str:
         for name, mse, r2, n in rows
     )
     where = html.escape(str(trained.output_dir)) if trained.output_dir else "(not saved)"
+    validation = getattr(trained, "validation", None)
+    learned = ""
+    if validation is not None:
+        verdict = {True: "learned", False: "barely learned", None: "too few rows to judge"}[
+            validation.learned
+        ]
+        learned = (
+            f"Fine-tuning {verdict}: validation {validation.metric} "
+            f"<b>{validation.value:.3f}</b> vs {validation.baseline:.3f} for the "
+            f"{'majority class' if validation.metric == 'accuracy' else 'mean label'} "
+            f"({validation.num_rows} held-out rows, {trained.config.get('lm_num_steps')} steps)."
+            "<br>"
+        )
+    notes = "".join(
+        f'<div class="hfsw-warning" style="color:#8a5a00;background:#fff4d6;padding:2px 6px;'
+        f'border-left:3px solid #e0a800;margin:2px 0">⚠ {html.escape(message)}</div>'
+        for message in getattr(trained, "quality_warnings", None) or []
+    )
     return (
         f"<b>ESM for {html.escape(str(trained.config.task_id))}</b> saved to <code>{where}</code> "
         f"in {format_seconds(trained.total_seconds)}.<br>"
+        f"{learned}{notes}"
         "<table><thead><tr><th>Fit quality</th><th>MSE</th><th>R²</th><th>Rows</th></tr></thead>"
         f"<tbody>{body}</tbody></table>"
         "<i>R² near 1: the map reproduces the fine-tuned embeddings well.</i>"
@@ -102,8 +122,8 @@ class TrainPublishPanel(widgets.VBox):
         num_examples: the default training sample size (0: all rows).
 
     Attributes:
-        trained: the last :class:`~hfselect_widgets.engine.trainer.TrainedESM`.
-        published: the last :class:`~hfselect_widgets.engine.publish.PublishResult`.
+        trained: the last :class:`~hfselect_widgets.engine.training.train.TrainedESM`.
+        published: the last :class:`~hfselect_widgets.engine.hub.publish.PublishResult`.
         task, publish_task: the background tasks of the last training and publishing.
     """
 
@@ -148,6 +168,9 @@ class TrainPublishPanel(widgets.VBox):
         self.epochs = widgets.BoundedIntText(
             value=defaults.num_epochs, min=1, max=1000, layout=small
         )
+        self.min_steps = widgets.BoundedIntText(
+            value=defaults.min_steps, min=0, max=1_000_000, layout=small
+        )
         self.learning_rate = widgets.FloatText(value=defaults.learning_rate, layout=small)
         self.batch_size = widgets.BoundedIntText(
             value=defaults.batch_size, min=1, max=65536, layout=small
@@ -175,6 +198,7 @@ class TrainPublishPanel(widgets.VBox):
                     [
                         widgets.HTML("<b>Fine-tuning the base model</b>"),
                         _described(self.epochs, "Epochs"),
+                        _described(self.min_steps, "Min. steps (adds epochs, up to 10)"),
                         _described(self.learning_rate, "Learning rate"),
                         _described(self.batch_size, "Batch size"),
                         _described(self.weight_decay, "Weight decay"),
@@ -311,6 +335,8 @@ class TrainPublishPanel(widgets.VBox):
             "holdout": self.holdout.value,
             "finetune": FineTuneConfig(
                 num_epochs=self.epochs.value,
+                max_epochs=max(self.epochs.value, FineTuneConfig.max_epochs),
+                min_steps=self.min_steps.value,
                 learning_rate=self.learning_rate.value,
                 batch_size=self.batch_size.value,
                 weight_decay=self.weight_decay.value,
@@ -346,14 +372,17 @@ class TrainPublishPanel(widgets.VBox):
         picker = self.picker
 
         def work(progress: ProgressCallback, cancel: threading.Event) -> Any:
-            from ..engine.trainer import train_esm
+            from hfselect_widgets.engine.training.train import TrainingQualityWarning, train_esm
 
             dataset = picker.build_dataset()
             check_cancel(cancel)
             self.status.value = message_html(
                 f"Training on {len(dataset)} examples with {kwargs['base_model']}…"
             )
-            return train_esm(dataset, progress=progress, cancel=cancel, **kwargs)
+            # The panel shows these warnings itself (amber, under the fit quality).
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", TrainingQualityWarning)
+                return train_esm(dataset, progress=progress, cancel=cancel, **kwargs)
 
         self.errors.clear()
         self.progress.reset()
@@ -406,7 +435,7 @@ class TrainPublishPanel(widgets.VBox):
 
         Without a Hugging Face token the panel asks the user to run ``notebook_login()``.
         """
-        from ..engine.publish import publish_esm, resolve_token
+        from hfselect_widgets.engine.hub.publish import publish_esm, resolve_token
 
         if self.publishing:
             raise RuntimeError("Publishing is under way.")
@@ -448,7 +477,7 @@ class TrainPublishPanel(widgets.VBox):
 
         The token is looked up for this replacement only and never kept.
         """
-        from ..engine.publish import resolve_token
+        from hfselect_widgets.engine.hub.publish import resolve_token
 
         try:
             token = resolve_token(None, self.hf_api)

@@ -25,9 +25,9 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from ..engine.errors import HfselectWidgetsError, RankingCancelled
-from ..engine.progress import STAGE_DESCRIPTIONS, STAGE_UNITS, ProgressCallback
-from ._compat import set_titles
+from hfselect_widgets.engine.progress import STAGE_DESCRIPTIONS, STAGE_UNITS, ProgressCallback
+from hfselect_widgets.errors import HfselectWidgetsError, RankingCancelled
+from hfselect_widgets.widgets._compat import set_titles
 
 logger = logging.getLogger(__name__)
 

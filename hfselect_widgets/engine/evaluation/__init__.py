@@ -8,7 +8,7 @@
   over targets and seeds, always beside the random and static baselines.
 """
 
-from .metrics import (
+from hfselect_widgets.engine.evaluation.metrics import (
     NO_TRANSFER,
     MetricSummary,
     evaluate,
@@ -17,8 +17,14 @@ from .metrics import (
     static_scores,
     static_transfer_scores,
 )
-from .retrieval import RetrievalResult, expected_pairs, ranking_scores, self_retrieval, summarize
-from .transfer import (
+from hfselect_widgets.engine.evaluation.retrieval import (
+    RetrievalResult,
+    expected_pairs,
+    ranking_scores,
+    self_retrieval,
+    summarize,
+)
+from hfselect_widgets.engine.evaluation.transfer import (
     TransferStore,
     TransferTarget,
     measure_transfer,

@@ -22,12 +22,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..progress import CancelToken, ProgressCallback, check_cancel, report
-from .metrics import NO_TRANSFER
+from hfselect_widgets.engine.evaluation.metrics import NO_TRANSFER
+from hfselect_widgets.engine.progress import CancelToken, ProgressCallback, check_cancel, report
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
-    from ..data import Dataset
-    from ..finetune import FineTuneConfig
+    from hfselect_widgets.engine.data.dataset import Dataset
+    from hfselect_widgets.engine.training.finetune import FineTuneConfig
 
 STAGE_TRANSFER = "transfer"
 """Progress stage of :func:`measure_transfer` (unit: fine-tuning run)."""
@@ -48,7 +48,7 @@ class TransferTarget:
 def target_recipe() -> FineTuneConfig:
     """The fine-tuning recipe on a small target (200-row scale): 5 epochs of batches of 16 at
     5e-5, no extra validation split (the test rows measure it), no step floor."""
-    from ..finetune import FineTuneConfig
+    from hfselect_widgets.engine.training.finetune import FineTuneConfig
 
     return FineTuneConfig(
         num_epochs=5, batch_size=16, learning_rate=5e-5, min_steps=0, validation_share=0.0
@@ -147,8 +147,8 @@ def measure_transfer(
 
     Returns the store, with every run of the grid in it.
     """
-    from ..embedding import load_base_model
-    from ..finetune import fine_tune
+    from hfselect_widgets.engine.embedding.model import load_base_model
+    from hfselect_widgets.engine.training.finetune import fine_tune
 
     store = store if isinstance(store, TransferStore) else TransferStore(store)
     recipe = recipe or target_recipe()

@@ -3,7 +3,7 @@
 What gets uploaded is staged in a temporary folder first: ``config.json`` and
 ``model.safetensors`` in hfselect's format (``model.*`` tensors, ``version: "0.2.1"``; legacy
 ESMs are converted) and a ``README.md`` model card. The staged folder must load back with
-:meth:`ESM.from_pretrained <hfselect_widgets.engine.esm.ESM.from_pretrained>` and give the
+:meth:`ESM.from_pretrained <hfselect_widgets.engine.esm.format.ESM.from_pretrained>` and give the
 source's weights before anything is written to the Hub.
 
 Discovery depends on the card's metadata, as in hf-dataset-selector: the tag
@@ -30,7 +30,15 @@ from typing import Any
 
 import torch
 
-from .errors import (
+from hfselect_widgets.engine.esm.format import (
+    CONFIG_NAME,
+    ESM,
+    PYTORCH_BIN_NAME,
+    SAFETENSORS_NAME,
+    ESMConfig,
+)
+from hfselect_widgets.engine.model_ids import canonical_model_id
+from hfselect_widgets.errors import (
     ESMLoadError,
     InvalidESMConfigError,
     MissingTokenError,
@@ -38,14 +46,6 @@ from .errors import (
     RepoExistsError,
     UploadError,
 )
-from .esm import (
-    CONFIG_NAME,
-    ESM,
-    PYTORCH_BIN_NAME,
-    SAFETENSORS_NAME,
-    ESMConfig,
-)
-from .model_ids import canonical_model_id
 
 README_NAME = "README.md"
 ESM_TAG = "embedding_space_map"

@@ -28,25 +28,25 @@ from typing import Any
 import numpy as np
 import torch
 
-from .._version import __version__
-from .errors import (
-    ESMBaseModelMismatchError,
-    ESMDimensionError,
-    ESMError,
-    ESMLoadError,
-    NoESMsFoundError,
-)
-from .esm import ESM, ESMConfig, load_esm_parts
-from .logme import LogMETarget
-from .model_ids import DEFAULT_HUB_MODEL, same_model
-from .progress import (
+from hfselect_widgets._version import __version__
+from hfselect_widgets.engine.esm.format import ESM, ESMConfig, load_esm_parts
+from hfselect_widgets.engine.model_ids import DEFAULT_HUB_MODEL, same_model
+from hfselect_widgets.engine.progress import (
     STAGE_SCORING,
     CancelToken,
     ProgressCallback,
     check_cancel,
     report,
 )
-from .task_ranking import TaskRanking
+from hfselect_widgets.engine.scoring.logme import LogMETarget
+from hfselect_widgets.engine.scoring.result import TaskRanking
+from hfselect_widgets.errors import (
+    ESMBaseModelMismatchError,
+    ESMDimensionError,
+    ESMError,
+    ESMLoadError,
+    NoESMsFoundError,
+)
 
 
 @dataclass
@@ -237,7 +237,7 @@ def score_embeddings(
 
 
 def _embed_target(dataset, base_model, batch_size, progress, cancel, embedding_cache):
-    from .embedding import embed_dataset
+    from hfselect_widgets.engine.embedding.model import embed_dataset
 
     return embed_dataset(
         dataset.texts,
@@ -252,12 +252,12 @@ def _embed_target(dataset, base_model, batch_size, progress, cancel, embedding_c
 
 def _wrap_base_model(base_model, tokenizer, device_name):
     """An engine ``BaseModel`` from a transformers model and tokenizer (hfselect's signature)."""
-    from .embedding import BaseModel, detect_pooling, resolve_device
+    from hfselect_widgets.engine.embedding.model import BaseModel, detect_pooling, resolve_device
 
     if isinstance(base_model, BaseModel):
         return base_model
     name = getattr(base_model, "name_or_path", "") or ""
-    from .model_ids import is_local_path, model_id_for_path
+    from hfselect_widgets.engine.model_ids import is_local_path, model_id_for_path
 
     model_id = model_id_for_path(name) if is_local_path(name) else (name or None)
     device = resolve_device(device_name)
@@ -351,12 +351,12 @@ def resolve_esm_handles(
     if esms is not None:
         return [ESMHandle.from_esm(e, i) for i, e in enumerate(esms)], failures, "esms"
     if esm_dir is not None:
-        from .esm_folder import scan_esm_dir
+        from hfselect_widgets.engine.esm.folder import scan_esm_dir
 
         folders, broken = scan_esm_dir(esm_dir)
         failures.update(broken)
         return [ESMHandle.from_folder(f) for f in folders], failures, f"folder {esm_dir}"
-    from . import hub
+    from hfselect_widgets.engine.hub import discovery as hub
 
     description = "repo ids"
     if esm_repo_ids is None:
@@ -407,7 +407,7 @@ def compute_task_ranking(
     Same meaning as ``hfselect.compute_task_ranking``, plus:
 
     Args:
-        dataset: the target :class:`~hfselect_widgets.engine.data.Dataset`.
+        dataset: the target :class:`~hfselect_widgets.engine.data.dataset.Dataset`.
         model_name: base model (Hub id or local folder); default
             ``bert-base-multilingual-uncased`` (the model most Hub ESMs were trained for).
         esms / esm_repo_ids / esm_dir: the ESM pool (objects, Hub ids or folders, a folder of
@@ -424,7 +424,7 @@ def compute_task_ranking(
 
     ESMs that cannot be loaded or scored are skipped and listed in ``ranking.failures``.
     """
-    from .embedding import load_base_model
+    from hfselect_widgets.engine.embedding.model import load_base_model
 
     started = time.time()
     check_cancel(cancel)
@@ -441,7 +441,7 @@ def compute_task_ranking(
     )
     if not handles:
         if esms is None and esm_dir is None and esm_repo_ids is None:
-            from .hub import no_esms_found_error
+            from hfselect_widgets.engine.hub.discovery import no_esms_found_error
 
             raise no_esms_found_error(model_name, hf_api=hf_api)
         raise NoESMsFoundError(model_name, coverage=None)

@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from .._version import __version__
-from .embedding import (
+from hfselect_widgets._version import __version__
+from hfselect_widgets.engine.embedding.model import (
     DEFAULT_MAX_LENGTH,
     BaseModel,
     _embedding_dim,
@@ -39,14 +39,12 @@ from .embedding import (
     load_base_model,
     resolve_device,
 )
-from .embedding_dataset import (
+from hfselect_widgets.engine.embedding.pairs import (
     EmbeddingDataset,
     as_tuned_base_model,
     create_embedding_dataset,
 )
-from .errors import OutputExistsError, TrainingConfigError
-from .esm import ESM, FORMAT_VERSION, ESMConfig, _atomic_write_bytes
-from .esm_fit import (
+from hfselect_widgets.engine.esm.fit import (
     FIT_METHODS,
     HFSELECT_SGD_DEFAULTS,
     STAGE_ESM_FIT,
@@ -55,12 +53,19 @@ from .esm_fit import (
     fit_esm,
     train_linear_sgd,
 )
-from .finetune import FineTuneConfig, FineTuneResult, FineTuneValidation, fine_tune
-from .model_ids import DEMO_MODEL, is_local_path, model_id_for_path
-from .progress import CancelToken, ProgressCallback, check_cancel
+from hfselect_widgets.engine.esm.format import ESM, FORMAT_VERSION, ESMConfig, _atomic_write_bytes
+from hfselect_widgets.engine.model_ids import DEMO_MODEL, is_local_path, model_id_for_path
+from hfselect_widgets.engine.progress import CancelToken, ProgressCallback, check_cancel
+from hfselect_widgets.engine.training.finetune import (
+    FineTuneConfig,
+    FineTuneResult,
+    FineTuneValidation,
+    fine_tune,
+)
+from hfselect_widgets.errors import OutputExistsError, TrainingConfigError
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
-    from .data import Dataset
+    from hfselect_widgets.engine.data.dataset import Dataset
 
 logger = logging.getLogger(__name__)
 
@@ -285,7 +290,7 @@ class ESMTrainer:
         total_steps = math.ceil(len(x) / batch_size) * num_epochs
         bars = None
         if progress is None and verbose >= 1:
-            from .progress import TqdmProgress
+            from hfselect_widgets.engine.progress import TqdmProgress
 
             bars = progress = TqdmProgress()
         try:

@@ -25,10 +25,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .cache_dir import cache_dir
+from hfselect_widgets.engine.cache_dir import cache_dir
 
 if TYPE_CHECKING:
-    from .embedding import BaseModel
+    from hfselect_widgets.engine.embedding.model import BaseModel
 
 _SUFFIX = ".npy"
 _KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,128}$")

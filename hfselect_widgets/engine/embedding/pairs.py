@@ -24,14 +24,14 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset as TorchDataset
 
-from .embedding import BaseModel, embed_texts
-from .errors import EmbeddingDatasetError, PickledMetadataError
-from .esm import _atomic_write_bytes
-from .finetune import FineTuneResult
-from .progress import STAGE_EMBEDDING, CancelToken, ProgressCallback
+from hfselect_widgets.engine.embedding.model import BaseModel, embed_texts
+from hfselect_widgets.engine.esm.format import _atomic_write_bytes
+from hfselect_widgets.engine.progress import STAGE_EMBEDDING, CancelToken, ProgressCallback
+from hfselect_widgets.engine.training.finetune import FineTuneResult
+from hfselect_widgets.errors import EmbeddingDatasetError, PickledMetadataError
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
-    from .data import Dataset
+    from hfselect_widgets.engine.data.dataset import Dataset
 
 EMBEDDING_DATASET_FORMAT = "hfselect_widgets.embedding_dataset/1"
 """Stored in our ``.npz`` files beside ``x``, ``y`` and ``metadata`` (hfselect ignores it)."""

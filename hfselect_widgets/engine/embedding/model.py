@@ -45,10 +45,20 @@ from typing import Any
 import numpy as np
 import torch
 
-from .embedding_cache import EmbeddingCache, fingerprint_texts
-from .errors import MissingTextError, ModelLoadError, PoolingError
-from .model_ids import canonical_model_id, is_local_path, resolve_model_source
-from .progress import STAGE_EMBEDDING, CancelToken, ProgressCallback, check_cancel, report
+from hfselect_widgets.engine.embedding.cache import EmbeddingCache, fingerprint_texts
+from hfselect_widgets.engine.model_ids import (
+    canonical_model_id,
+    is_local_path,
+    resolve_model_source,
+)
+from hfselect_widgets.engine.progress import (
+    STAGE_EMBEDDING,
+    CancelToken,
+    ProgressCallback,
+    check_cancel,
+    report,
+)
+from hfselect_widgets.errors import MissingTextError, ModelLoadError, PoolingError
 
 POOLING_METHODS = ("pooler", "mean", "cls")
 """``pooler``: the model's pooler output (``outputs[1]``); ``mean``: attention-masked mean of the

@@ -43,7 +43,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .errors import (
+from hfselect_widgets.errors import (
     ColumnNotFoundError,
     DatasetError,
     DatasetNotFoundError,

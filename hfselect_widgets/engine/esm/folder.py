@@ -14,10 +14,15 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from .errors import ESMFolderNotFoundError, InvalidESMConfigError
-from .esm import CONFIG_NAME, ESM, PYTORCH_BIN_NAME, SAFETENSORS_NAME, ESMConfig
-from .hub import FetchReport, describe_failure
-from .progress import (
+from hfselect_widgets.engine.esm.format import (
+    CONFIG_NAME,
+    ESM,
+    PYTORCH_BIN_NAME,
+    SAFETENSORS_NAME,
+    ESMConfig,
+)
+from hfselect_widgets.engine.hub.discovery import FetchReport, describe_failure
+from hfselect_widgets.engine.progress import (
     STAGE_DOWNLOAD,
     STAGE_METADATA,
     CancelToken,
@@ -25,6 +30,7 @@ from .progress import (
     check_cancel,
     report,
 )
+from hfselect_widgets.errors import ESMFolderNotFoundError, InvalidESMConfigError
 
 _WEIGHTS_NAMES = (SAFETENSORS_NAME, PYTORCH_BIN_NAME)
 # Keys that tell an ESM config.json from, say, a transformers model's.

@@ -17,10 +17,9 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from .cache_dir import cache_dir
-from .errors import HubUnavailableError
-from .esm import ESMConfig, _atomic_write_bytes
-from .hub import (
+from hfselect_widgets.engine.cache_dir import cache_dir
+from hfselect_widgets.engine.esm.format import ESMConfig, _atomic_write_bytes
+from hfselect_widgets.engine.hub.discovery import (
     BASE_MODEL_TAG_PREFIX,
     ESM_TAG,
     _api,
@@ -28,8 +27,9 @@ from .hub import (
     fetch_esm_configs,
     no_esms_found_error,
 )
-from .model_ids import canonical_model_id, same_model
-from .progress import CancelToken, ProgressCallback
+from hfselect_widgets.engine.model_ids import canonical_model_id, same_model
+from hfselect_widgets.engine.progress import CancelToken, ProgressCallback
+from hfselect_widgets.errors import HubUnavailableError
 
 INDEX_FORMAT = 1
 """Version of the index file layout; files of another version are ignored (fetched again)."""

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .embedding import (
+from hfselect_widgets.engine.embedding.model import (
     DEFAULT_MAX_LENGTH,
     BaseModel,
     _pad_batch,
@@ -43,11 +43,17 @@ from .embedding import (
     pool,
     resolve_device,
 )
-from .errors import TrainingConfigError, TrainingError
-from .progress import STAGE_TRAINING, CancelToken, ProgressCallback, check_cancel, report
+from hfselect_widgets.engine.progress import (
+    STAGE_TRAINING,
+    CancelToken,
+    ProgressCallback,
+    check_cancel,
+    report,
+)
+from hfselect_widgets.errors import TrainingConfigError, TrainingError
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
-    from .data import Dataset
+    from hfselect_widgets.engine.data.dataset import Dataset
 
 OPTIMIZERS = ("adamw", "adam", "sgd")
 
@@ -181,7 +187,7 @@ class FineTuneResult:
 
     def predict(self, texts: list[str], batch_size: int = 128) -> np.ndarray:
         """The head's outputs for ``texts``: class logits (N, C), or (N,) for regression."""
-        from .embedding import embed_texts
+        from hfselect_widgets.engine.embedding.model import embed_texts
 
         features = embed_texts(list(texts), self.encoder, batch_size)
         with torch.inference_mode():
@@ -302,7 +308,7 @@ def _validate_model(
     is_regression: bool,
 ) -> FineTuneValidation:
     """Measure the fine-tuned model on the held-out rows against the trivial predictor."""
-    from .embedding import embed_texts
+    from hfselect_widgets.engine.embedding.model import embed_texts
 
     features = embed_texts(texts, encoder, 128)
     with torch.inference_mode():

@@ -121,7 +121,7 @@ def _tridiagonalize(
     """
     from scipy.linalg import lapack
 
-    from . import lapack_nogil
+    from hfselect_widgets.engine.scoring import lapack as lapack_nogil
 
     size = gram.shape[0]
     if size < 3:

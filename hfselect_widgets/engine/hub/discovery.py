@@ -26,14 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from .errors import (
-    DownloadLimitError,
-    ESMLoadError,
-    HubUnavailableError,
-    InvalidESMConfigError,
-    NoESMsFoundError,
-)
-from .esm import (
+from hfselect_widgets.engine.esm.format import (
     CONFIG_NAME,
     ESM,
     PYTORCH_BIN_NAME,
@@ -42,14 +35,21 @@ from .esm import (
     expected_weights_bytes,
     resolve_esm_folder,
 )
-from .model_ids import canonical_model_id
-from .progress import (
+from hfselect_widgets.engine.model_ids import canonical_model_id
+from hfselect_widgets.engine.progress import (
     STAGE_DOWNLOAD,
     STAGE_METADATA,
     CancelToken,
     ProgressCallback,
     check_cancel,
     report,
+)
+from hfselect_widgets.errors import (
+    DownloadLimitError,
+    ESMLoadError,
+    HubUnavailableError,
+    InvalidESMConfigError,
+    NoESMsFoundError,
 )
 
 ESM_TAG = "embedding_space_map"

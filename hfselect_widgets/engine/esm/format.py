@@ -27,8 +27,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._version import __version__
-from .errors import ESMLoadError, InvalidESMConfigError
+from hfselect_widgets._version import __version__
+from hfselect_widgets.errors import ESMLoadError, InvalidESMConfigError
 
 CONFIG_NAME = "config.json"
 SAFETENSORS_NAME = "model.safetensors"

@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .errors import InvalidTaskRankingError
-from .esm import ESMConfig, _atomic_write_bytes
+from hfselect_widgets.engine.esm.format import ESMConfig, _atomic_write_bytes
+from hfselect_widgets.errors import InvalidTaskRankingError
 
 # Column name -> ESMConfig attribute, in hfselect's to_pandas order.
 PANDAS_COLUMNS = {

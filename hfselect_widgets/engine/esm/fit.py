@@ -29,11 +29,17 @@ import numpy as np
 import torch
 from torch import nn
 
-from .embedding import resolve_device
-from .embedding_dataset import EmbeddingDataset
-from .errors import EmbeddingDatasetError, TrainingConfigError, TrainingError
-from .finetune import linear_schedule
-from .progress import STAGE_ESM_FIT, CancelToken, ProgressCallback, check_cancel, report
+from hfselect_widgets.engine.embedding.model import resolve_device
+from hfselect_widgets.engine.embedding.pairs import EmbeddingDataset
+from hfselect_widgets.engine.progress import (
+    STAGE_ESM_FIT,
+    CancelToken,
+    ProgressCallback,
+    check_cancel,
+    report,
+)
+from hfselect_widgets.engine.training.finetune import linear_schedule
+from hfselect_widgets.errors import EmbeddingDatasetError, TrainingConfigError, TrainingError
 
 FIT_METHODS = ("least_squares", "hfselect")
 

@@ -1,0 +1,26 @@
+"""Base models and embeddings: loading and pooling (model), the on-disk embedding cache (cache), base/fine-tuned embedding pairs (pairs)."""
+
+from hfselect_widgets.engine._lazy import lazy_exports
+
+_EXPORTS = {
+    "POOLING_METHODS": ".model",
+    "DEFAULT_MAX_LENGTH": ".model",
+    "BaseModel": ".model",
+    "pool": ".model",
+    "detect_pooling": ".model",
+    "sentence_transformers_pooling": ".model",
+    "resolve_device": ".model",
+    "load_base_model": ".model",
+    "clear_model_cache": ".model",
+    "embed_texts": ".model",
+    "embed_dataset": ".model",
+    "EmbeddingCache": ".cache",
+    "fingerprint_texts": ".cache",
+    "EmbeddingDataset": ".pairs",
+    "create_embedding_dataset": ".pairs",
+    "as_tuned_base_model": ".pairs",
+    "embedding_metadata": ".pairs",
+}
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = sorted(_EXPORTS)

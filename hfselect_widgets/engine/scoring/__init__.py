@@ -1,0 +1,23 @@
+"""Scoring: LogME (logme, with GIL-free LAPACK calls in lapack), ranking ESM pools (ranking), the TaskRanking result (result)."""
+
+from hfselect_widgets.engine._lazy import lazy_exports
+
+_EXPORTS = {
+    "LogME": ".logme",
+    "LogMETarget": ".logme",
+    "label_columns": ".logme",
+    "logme": ".logme",
+    "logme_reference": ".logme",
+    "ESMHandle": ".ranking",
+    "ScoringResult": ".ranking",
+    "compute_scores": ".ranking",
+    "compute_task_ranking": ".ranking",
+    "default_n_jobs": ".ranking",
+    "resolve_esm_handles": ".ranking",
+    "score_embeddings": ".ranking",
+    "TaskRanking": ".result",
+    "PANDAS_COLUMNS": ".result",
+}
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = sorted(_EXPORTS)
