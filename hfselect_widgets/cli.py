@@ -16,9 +16,47 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from hfselect_widgets._version import __version__
+from hfselect_widgets.engine import defaults
+from hfselect_widgets.errors import ANY_VALUE, Vocabulary
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+
+
+def _num_examples_phrase(value) -> str:
+    if value is None:
+        return "--num-examples 0 (every row)"
+    return "--num-examples N" if value is ANY_VALUE else f"--num-examples {value}"
+
+
+def _max_mb_phrase(value) -> str:
+    if value is ANY_VALUE:
+        return "--max-mb MB"
+    return f"--max-mb {int(-(-value // 1_000_000))}"
+
+
+CLI_WORDS = Vocabulary(
+    "cli",
+    {
+        "is_regression": lambda v: "--classification" if v is False else "--regression",
+        "num_examples": _num_examples_phrase,
+        "drop_missing": "--drop-missing",
+        "file_format": "rename the file to end in .csv, .tsv, .jsonl or .parquet",
+        "overwrite": "pass --overwrite",
+        "exist_ok": "pass --exist-ok",
+        "esm_dir": "--esm-dir DIR",
+        "subset": "--subset NAME",
+        "split": "--split NAME",
+        "filters": "--filter KEY=VALUE",
+        "max_bytes": _max_mb_phrase,
+        "dataset": "a local CSV, JSON lines or Parquet file as DATASET",
+        "model": "--model PATH",
+        "token": "set HF_TOKEN or run `hf auth login`",
+        "text_col": "--text-col COL",
+        "label_col": "--label-col COL",
+    },
+)
+"""How the command line names each fix (its options), for :meth:`HfselectWidgetsError.render`."""
 
 
 def _add_dataset_arguments(
@@ -36,15 +74,21 @@ def _add_dataset_arguments(
         "--text-col",
         nargs="+",
         required=not optional,
-        default=["text"],
+        default=[defaults.TEXT_COL],
         metavar="COL",
         help="text column(s); several columns are joined with ' [SEP] '",
     )
     group.add_argument(
-        "--label-col", required=not optional, default="label", metavar="COL", help="label column"
+        "--label-col",
+        required=not optional,
+        default=defaults.LABEL_COL,
+        metavar="COL",
+        help="label column",
     )
     group.add_argument("--subset", default=None, help="Hub dataset subset (configuration)")
-    group.add_argument("--split", default="train", help="split to sample from (default: train)")
+    group.add_argument(
+        "--split", default=defaults.SPLIT, help=f"split to sample from (default: {defaults.SPLIT})"
+    )
     task = group.add_mutually_exclusive_group()
     task.add_argument(
         "--regression",
@@ -59,11 +103,18 @@ def _add_dataset_arguments(
     group.add_argument(
         "--num-examples",
         type=int,
-        default=1000,
+        default=defaults.NUM_EXAMPLES,
         metavar="N",
-        help="sample size (default: 1000; 0 uses every row)",
+        help=f"sample size (default: {defaults.NUM_EXAMPLES}; 0 uses every row)",
     )
-    group.add_argument("--seed", type=int, default=42, help="sampling seed (default: 42)")
+    group.add_argument(
+        "--seed", type=int, default=defaults.SEED, help=f"sampling seed (default: {defaults.SEED})"
+    )
+    group.add_argument(
+        "--drop-missing",
+        action="store_true",
+        help="drop rows without text or label instead of refusing the dataset",
+    )
 
 
 def _add_ranking_arguments(parser: argparse.ArgumentParser, demo: bool = False) -> None:
@@ -93,13 +144,27 @@ def _add_ranking_arguments(parser: argparse.ArgumentParser, demo: bool = False) 
         source.add_argument(
             "--hub", action="store_true", help="rank against every Hub ESM for --model (online)"
         )
+    else:
+        source.add_argument(
+            "--demo",
+            action="store_true",
+            help="rank against the bundled demo ESMs (for the pip-packaged MiniLM, offline)",
+        )
+    pool.add_argument(
+        "--filter",
+        action="append",
+        default=None,
+        metavar="KEY=VALUE",
+        help="narrow the pool by ESM metadata (task_id, min_examples, language, architecture; "
+        "repeatable)",
+    )
     pool.add_argument(
         "--max-mb", type=float, default=None, help="refuse to download more than this many MB"
     )
     run = parser.add_argument_group("run and output")
-    run.add_argument("--top", type=int, default=10, help="rows of the printed top list")
-    run.add_argument("--batch-size", type=int, default=128)
-    run.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
+    run.add_argument("--top", type=int, default=defaults.TOP, help="rows of the printed top list")
+    run.add_argument("--batch-size", type=int, default=defaults.BATCH_SIZE)
+    run.add_argument("--device", default=defaults.DEVICE, help="cpu, cuda or auto (default)")
     if demo:
         run.add_argument(
             "--out-dir",
@@ -203,50 +268,60 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _load_dataset(args: argparse.Namespace, dataset: str | None = None):
-    from hfselect_widgets.engine.data.dataset import Dataset
+def _target_request(args: argparse.Namespace, dataset: str | None = None):
+    from hfselect_widgets.engine.requests import TargetRequest
 
     text_col = args.text_col[0] if len(args.text_col) == 1 else list(args.text_col)
-    common = dict(
+    return TargetRequest(
+        source=dataset if dataset is not None else args.dataset,
         text_col=text_col,
         label_col=args.label_col,
+        split=args.split,
+        subset=args.subset,
         is_regression=args.is_regression,
         num_examples=args.num_examples or None,
         seed=args.seed,
+        drop_missing=getattr(args, "drop_missing", False),
     )
-    source = dataset or args.dataset
-    # Dataset.load dispatches (file or Hub id) and refuses a missing "x.csv" instead of
-    # looking it up on the Hub; split and subset only mean something for Hub datasets.
-    hub_only = (
-        {} if Path(source).expanduser().is_file() else {"split": args.split, "subset": args.subset}
-    )
-    return Dataset.load(source, **common, **hub_only)
 
 
-def _rank(args: argparse.Namespace, dataset, model: str | None, esm_dir: str | None):
+def _load_dataset(args: argparse.Namespace, dataset: str | None = None):
+    return _target_request(args, dataset).load()
+
+
+def _ranking_request(args: argparse.Namespace, target, *, default_pool: str):
+    from hfselect_widgets.engine.requests import PoolRequest, RankingRequest, parse_filters
+
+    if args.esm_dir:
+        pool = PoolRequest(kind="folder", esm_dir=args.esm_dir)
+    elif args.esm_repo_id:
+        pool = PoolRequest(kind="list", esms=list(args.esm_repo_id))
+    elif getattr(args, "demo", False):
+        pool = PoolRequest(kind="demo")
+    elif getattr(args, "hub", False):
+        pool = PoolRequest(kind="hub")
+    else:
+        pool = PoolRequest(kind=default_pool)
+    pool.filters = parse_filters(args.filter)
+    pool.max_bytes = int(args.max_mb * 1e6) if args.max_mb is not None else None
+    return RankingRequest(
+        target=target,
+        pool=pool,
+        model=args.model,
+        pooling=args.pooling,
+        batch_size=args.batch_size,
+        device=args.device,
+        embedding_cache=not args.no_cache,
+    )
+
+
+def _rank(request, args: argparse.Namespace, dataset=None):
     from hfselect_widgets.engine.progress import TqdmProgress
-    from hfselect_widgets.engine.scoring.ranking import compute_task_ranking
 
-    if model is None and esm_dir:
-        from hfselect_widgets.engine.esm.folder import common_base_model
-
-        model = common_base_model(esm_dir)
     cancel = threading.Event()
     with TqdmProgress(disable=args.no_progress, file=sys.stderr) as progress:
         try:
-            return compute_task_ranking(
-                dataset,
-                model_name=model,
-                esm_repo_ids=args.esm_repo_id,
-                esm_dir=esm_dir,
-                batch_size=args.batch_size,
-                device_name=args.device,
-                progress=progress,
-                cancel=cancel,
-                pooling=args.pooling,
-                embedding_cache=None if args.no_cache else True,
-                max_bytes=int(args.max_mb * 1e6) if args.max_mb is not None else None,
-            )
+            return request.run(progress, cancel, dataset=dataset)
         except KeyboardInterrupt:
             cancel.set()
             raise
@@ -277,35 +352,70 @@ def _write_outputs(ranking, csv_path=None, json_path=None, html_path=None, top: 
             print(f"Wrote {os.path.abspath(path)}")
 
 
+def _check_output_paths(*paths) -> None:
+    """Refuse unusable output paths before any work starts (not after a long ranking)."""
+    from hfselect_widgets.errors import OutputPathError
+
+    for path in paths:
+        if not path:
+            continue
+        target = Path(path).expanduser()
+        if target.is_dir():
+            raise OutputPathError(str(path), "is a folder; give a file name")
+        parent = target.parent if str(target.parent) else Path(".")
+        existing = parent
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+        if existing.exists() and not existing.is_dir():
+            raise OutputPathError(str(path), f"cannot be created: {existing} is a file")
+        if existing.exists() and not os.access(existing, os.W_OK):
+            raise OutputPathError(str(path), f"cannot be written: {existing} is not writable")
+
+
 def run_rank(args: argparse.Namespace) -> int:
-    dataset = _load_dataset(args)
-    ranking = _rank(args, dataset, args.model, args.esm_dir)
+    _check_output_paths(args.output_csv, args.output_json, args.output_html)
+    request = _ranking_request(args, _target_request(args), default_pool="hub")
+    ranking = _rank(request, args)
     _print_ranking(ranking, args.top)
     _write_outputs(ranking, args.output_csv, args.output_json, args.output_html)
     return 0
 
 
+def _output_stem(dataset: str | None) -> str:
+    """``demo_ranking`` for the demo target, else ``<input name>_ranking``: a user's data
+    never overwrites the demo's files (or another input's)."""
+    if not dataset:
+        return "demo_ranking"
+    import re
+
+    name = Path(str(dataset).rstrip("/")).name
+    stem = Path(name).stem if Path(str(dataset)).expanduser().is_file() else name
+    return (re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._") or "dataset") + "_ranking"
+
+
 def run_demo(args: argparse.Namespace) -> int:
     from hfselect_widgets.engine.model_ids import DEMO_MODEL
 
-    from . import demo
-
-    dataset_path = args.dataset or str(demo.demo_target_path())
-    dataset = _load_dataset(args, dataset_path)
-    use_bundled = not (args.esm_dir or args.esm_repo_id or args.hub)
-    esm_dir = str(demo.demo_esm_dir()) if use_bundled else args.esm_dir
-    model = args.model or DEMO_MODEL
-    where = "the bundled demo ESMs" if use_bundled else (esm_dir or "the Hub")
-    print(f"Ranking {dataset_path} ({len(dataset)} examples) against {where} with {model}")
-    ranking = _rank(args, dataset, model, esm_dir)
-    _print_ranking(ranking, args.top)
     out = Path(args.out_dir)
-    _write_outputs(
-        ranking,
-        out / "demo_ranking.csv",
-        out / "demo_ranking.json",
-        out / "demo_ranking.html",
+    stem = _output_stem(args.dataset)
+    paths = [out / f"{stem}{suffix}" for suffix in (".csv", ".json", ".html")]
+    _check_output_paths(*paths)
+    request = _ranking_request(args, _target_request(args), default_pool="demo")
+    request.model = args.model or DEMO_MODEL
+    dataset = request.target.load()
+    where = {
+        "demo": "the bundled demo ESMs",
+        "folder": args.esm_dir,
+        "list": f"{len(args.esm_repo_id or [])} ESMs",
+        "hub": "the Hub",
+    }[request.pool.kind]
+    print(
+        f"Ranking {request.target.describe()} ({len(dataset)} examples) against {where} "
+        f"with {request.model}"
     )
+    ranking = _rank(request, args, dataset)
+    _print_ranking(ranking, args.top)
+    _write_outputs(ranking, *paths)
     return 0
 
 
@@ -409,7 +519,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("Interrupted.", file=sys.stderr)
         return EXIT_INTERRUPTED
     except HfselectWidgetsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {exc.render(CLI_WORDS)}", file=sys.stderr)
         return EXIT_USAGE
 
 

@@ -1,7 +1,12 @@
 """Typed exceptions for everything a user can cause.
 
-Every message says what went wrong *and* what to do about it. Widgets, the magic and the CLI
-show ``str(error)`` as it is, so messages are written for people, not for logs.
+Every message says what went wrong *and* what to do about it, in the words of the front end the
+user is in. An error carries the request input it is about (:attr:`HfselectWidgetsError.field`)
+and machine-readable fixes (:class:`Fix`: set this input to that value); its advice is a
+template that each front end fills with its own :class:`Vocabulary`: ``str(error)`` speaks
+Python keywords (``pass is_regression=True``), the CLI its options (``--regression``), the magic
+its options, the widgets their controls (``choose "Regression" as the task type``). Render with
+:meth:`HfselectWidgetsError.render`.
 
 All exceptions derive from :class:`HfselectWidgetsError`; catch that to handle any of them.
 Where an error is also a natural ``ValueError``/``LookupError``/``FileNotFoundError``, it derives
@@ -10,7 +15,64 @@ from that too, so generic handlers keep working.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+ANY_VALUE: Any = type("AnyValue", (), {"__repr__": lambda self: "..."})()
+"""The value of a :class:`Fix` that says "set this input" without prescribing a value."""
+
+
+@dataclass(frozen=True)
+class Fix:
+    """A machine-readable fix: give the request input ``field`` the value ``value``.
+
+    ``field`` names an input of the request layer (:mod:`hfselect_widgets.engine.requests`),
+    e.g. ``"is_regression"``, ``"num_examples"``, ``"overwrite"``, ``"esm_dir"``.
+    """
+
+    field: str
+    value: Any = ANY_VALUE
+
+
+Phrase = Callable[[Any], str]
+
+
+class Vocabulary:
+    """How one front end names the fix for each request input.
+
+    ``phrases`` maps a field to a string (used whatever the value) or to a function of the
+    value; fields it lacks fall back to ``fallback`` (default: the Python keywords).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        phrases: Mapping[str, str | Phrase],
+        fallback: Vocabulary | None = None,
+    ):
+        self.name = name
+        self.phrases = dict(phrases)
+        self.fallback = fallback
+
+    def phrase(self, fix: Fix) -> str:
+        """The words for ``fix`` in this front end."""
+        entry = self.phrases.get(fix.field)
+        if entry is None:
+            if self.fallback is not None:
+                return self.fallback.phrase(fix)
+            return _python_phrase(fix)
+        return entry if isinstance(entry, str) else entry(fix.value)
+
+
+def _python_phrase(fix: Fix) -> str:
+    if fix.value is ANY_VALUE:
+        return f"pass {fix.field}=..."
+    return f"pass {fix.field}={fix.value!r}"
+
+
+PYTHON = Vocabulary("python", {})
+"""The Python API's words: ``pass field=value``."""
 
 
 def _listing(names: Iterable[object], limit: int = 20) -> str:
@@ -25,7 +87,37 @@ def _listing(names: Iterable[object], limit: int = 20) -> str:
 
 
 class HfselectWidgetsError(Exception):
-    """Base class of all errors raised on purpose by hfselect_widgets."""
+    """Base class of all errors raised on purpose by hfselect_widgets.
+
+    Args:
+        message: what went wrong (and any advice that needs no front-end words).
+        advice: a sentence with ``{0}``, ``{1}``, ... where the phrases of ``fixes`` go.
+        field: the request input the error is about (e.g. ``"label_col"``), if one.
+        fixes: what would fix it, machine-readable.
+    """
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        advice: str | None = None,
+        field: str | None = None,
+        fixes: Iterable[Fix] = (),
+    ):
+        self.problem = message
+        self.advice = advice
+        self.field = field or getattr(self, "field", None)
+        self.fixes = tuple(fixes)
+        super().__init__(self.render(PYTHON))
+
+    def render(self, vocabulary: Vocabulary | None = None) -> str:
+        """The message with its advice in ``vocabulary``'s words (default: Python's)."""
+        vocabulary = vocabulary or PYTHON
+        if not self.advice:
+            return self.problem
+        phrases = [vocabulary.phrase(fix) for fix in self.fixes]
+        advice = self.advice.format(*phrases)
+        return f"{self.problem} {advice}" if self.problem else advice
 
 
 # --- target data -----------------------------------------------------------------------------
@@ -57,16 +149,18 @@ class SubsetNotFoundError(DatasetError, LookupError):
     def __init__(self, dataset: str, subset: str | None, available: Iterable[str]):
         self.dataset, self.subset, self.available = dataset, subset, list(available)
         if subset is None:
-            msg = (
-                f"Dataset {dataset!r} has several subsets; choose one with subset=...: "
-                f"{_listing(self.available)}."
+            super().__init__(
+                f"Dataset {dataset!r} has several subsets ({_listing(self.available)}).",
+                advice="Choose one: {0}.",
+                field="subset",
+                fixes=[Fix("subset")],
             )
         else:
-            msg = (
+            super().__init__(
                 f"Dataset {dataset!r} has no subset {subset!r}. "
-                f"Available subsets: {_listing(self.available)}."
+                f"Available subsets: {_listing(self.available)}.",
+                field="subset",
             )
-        super().__init__(msg)
 
 
 class SplitNotFoundError(DatasetError, LookupError):
@@ -76,7 +170,8 @@ class SplitNotFoundError(DatasetError, LookupError):
         self.dataset, self.split, self.available = dataset, split, list(available)
         super().__init__(
             f"Dataset {dataset!r} has no split {split!r}. "
-            f"Available splits: {_listing(self.available)}."
+            f"Available splits: {_listing(self.available)}.",
+            field="split",
         )
 
 
@@ -86,7 +181,8 @@ class ColumnNotFoundError(DatasetError, LookupError):
     def __init__(self, column: str, available: Iterable[str], role: str = "column"):
         self.column, self.available, self.role = column, list(available), role
         super().__init__(
-            f"The {role} {column!r} does not exist. Available columns: {_listing(self.available)}."
+            f"The {role} {column!r} does not exist. Available columns: {_listing(self.available)}.",
+            field="label_col" if "label" in role else "text_col",
         )
 
 
@@ -107,9 +203,11 @@ class SingleClassError(DatasetError):
     def __init__(self, label: object, label_col: str):
         self.label = label
         super().__init__(
-            f"The label column {label_col!r} holds a single class ({label!r}) in the sample. "
-            "Ranking needs at least two classes: use a larger sample (num_examples), another "
-            "split, or is_regression=True if the labels are real-valued scores."
+            f"The label column {label_col!r} holds a single class ({label!r}) in the sample.",
+            advice="Ranking needs at least two classes: use a larger sample ({0}), another "
+            "split, or {1} if the labels are real-valued scores.",
+            field="label_col",
+            fixes=[Fix("num_examples"), Fix("is_regression", True)],
         )
 
 
@@ -123,8 +221,10 @@ class MissingTextError(DatasetError):
     def __init__(self, column: str, count: int, total: int):
         self.column, self.count, self.total = column, count, total
         super().__init__(
-            f"{count} of {total} rows have no text in column {column!r}. "
-            "Drop or fill them first (e.g. df.dropna(subset=[...])), or pass drop_missing=True."
+            f"{count} of {total} rows have no text in column {column!r}.",
+            advice="Drop or fill them first (e.g. df.dropna(subset=[...])), or {0}.",
+            field="text_col",
+            fixes=[Fix("drop_missing", True)],
         )
 
 
@@ -203,7 +303,8 @@ class ESMFolderNotFoundError(ESMError, FileNotFoundError):
         super().__init__(
             f"The ESM folder {path!r} {detail or 'does not exist'}. Give the folder that holds "
             "your ESM folders (each with config.json and model.safetensors), e.g. the "
-            "save_directory you passed to ESM.save_pretrained."
+            "save_directory you passed to ESM.save_pretrained.",
+            field="esm_dir",
         )
 
 
@@ -217,12 +318,15 @@ class NoESMsFoundError(HfselectWidgetsError, LookupError):
         if coverage:
             top = sorted(coverage.items(), key=lambda kv: -kv[1])[:8]
             msg += " Base models with ESMs: " + ", ".join(f"{m} ({n})" for m, n in top) + "."
-        else:
-            msg += (
-                " Call get_esm_coverage() to see which base models have ESMs, or rank against "
-                "a local folder of ESMs (esm_dir=...)."
-            )
-        super().__init__(msg)
+            super().__init__(msg, field="model")
+            return
+        super().__init__(
+            msg,
+            advice="Choose a base model that has ESMs (get_esm_coverage() lists them), or rank "
+            "against a local folder of ESMs: {0}.",
+            field="model",
+            fixes=[Fix("esm_dir")],
+        )
 
 
 class DownloadLimitError(HfselectWidgetsError):
@@ -232,7 +336,10 @@ class DownloadLimitError(HfselectWidgetsError):
         self.count, self.total_bytes, self.max_bytes = count, total_bytes, max_bytes
         super().__init__(
             f"Downloading {count} ESMs needs {total_bytes / 1e6:.1f} MB, above the cap of "
-            f"{max_bytes / 1e6:.1f} MB. Narrow the ESM pool with filters or raise max_bytes."
+            f"{max_bytes / 1e6:.1f} MB.",
+            advice="Narrow the ESM pool ({0}) or raise the cap ({1}).",
+            field="max_bytes",
+            fixes=[Fix("filters"), Fix("max_bytes", int(total_bytes) + 1)],
         )
 
 
@@ -242,16 +349,35 @@ class DownloadLimitError(HfselectWidgetsError):
 class HubUnavailableError(HfselectWidgetsError, ConnectionError):
     """The Hub cannot be reached and nothing usable is cached."""
 
-    def __init__(self, what: str, detail: str | None = None):
+    def __init__(self, what: str, detail: str | None = None, *, field: str | None = None):
         self.what = what
-        msg = (
-            f"Cannot reach the Hugging Face Hub for {what} and nothing usable is cached. "
-            "Connect to the internet once (results are cached for offline use), or rank "
-            "against a local ESM folder (esm_dir=...)."
-        )
+        msg = f"Cannot reach the Hugging Face Hub for {what} and nothing usable is cached."
         if detail:
             msg += f" ({detail})"
-        super().__init__(msg)
+        field = field or _hub_field(what)
+        # Advice for the thing that could not be reached: a dataset, a base model or ESMs.
+        alternative = {
+            "dataset": ("use a local file or DataFrame instead: {0}", "dataset"),
+            "model": ("use a model folder on disk: {0}", "model"),
+        }.get(field, ("rank against a local ESM folder: {0}", "esm_dir"))
+        super().__init__(
+            msg,
+            advice="Connect to the internet once (results are cached for offline use), or "
+            + alternative[0]
+            + ".",
+            field=field,
+            fixes=[Fix(alternative[1])],
+        )
+
+
+def _hub_field(what: str) -> str:
+    """The request input a Hub failure concerns, from the thing it was fetching."""
+    lowered = what.lower()
+    if "dataset" in lowered and "esm" not in lowered:
+        return "dataset"
+    if "model" in lowered and "esm" not in lowered:
+        return "model"
+    return "esm_pool"
 
 
 # --- ranking ---------------------------------------------------------------------------------
@@ -275,6 +401,10 @@ class RankingCancelled(HfselectWidgetsError):
 
 
 __all__ = [
+    "ANY_VALUE",
+    "Fix",
+    "PYTHON",
+    "Vocabulary",
     "HfselectWidgetsError",
     "DatasetError",
     "DatasetNotFoundError",
@@ -328,9 +458,9 @@ class MissingTokenError(PublishError, PermissionError):
 class RepoExistsError(PublishError, FileExistsError):
     """The target Hub repo exists and publishing would replace what it holds."""
 
-    def __init__(self, repo_id: str, message: str):
+    def __init__(self, repo_id: str, message: str, *, advice=None, fixes=()):
         self.repo_id = repo_id
-        super().__init__(message)
+        super().__init__(message, advice=advice, field="repo_id", fixes=fixes)
 
 
 class UploadError(PublishError, OSError):
@@ -370,7 +500,10 @@ class PickledMetadataError(EmbeddingDatasetError):
         super().__init__(
             f"The embedding dataset {path!r} stores its metadata as a Python pickle (as "
             "hf-dataset-selector writes it). Loading a pickle can run arbitrary code, so it is "
-            "refused by default: pass allow_pickle=True only if you trust the file."
+            "refused by default:",
+            advice="{0} only if you trust the file.",
+            field="allow_pickle",
+            fixes=[Fix("allow_pickle", True)],
         )
 
 
@@ -380,12 +513,25 @@ class OutputExistsError(HfselectWidgetsError, FileExistsError):
     def __init__(self, path: str):
         self.path = path
         super().__init__(
-            f"{path!r} already exists and is not an empty folder. Choose another output "
-            "folder, delete it, or pass overwrite=True to replace it."
+            f"{path!r} already exists and is not an empty folder.",
+            advice="Choose another output folder, delete it, or {0} to replace it.",
+            field="output_dir",
+            fixes=[Fix("overwrite", True)],
+        )
+
+
+class OutputPathError(HfselectWidgetsError, OSError):
+    """An output file cannot be written where asked (checked before any work starts)."""
+
+    def __init__(self, path: str, reason: str):
+        self.path = path
+        super().__init__(
+            f"The output {path!r} {reason}.", advice="Choose another path.", field="output"
         )
 
 
 __all__ += [
+    "OutputPathError",
     "TrainingError",
     "TrainingConfigError",
     "EmbeddingDatasetError",

@@ -71,16 +71,16 @@ from IPython.display import display
 from traitlets import Bool, Int, TraitError, Unicode, validate
 from traitlets.config import Configurable
 
+from hfselect_widgets.errors import ANY_VALUE, Vocabulary
+
 if TYPE_CHECKING:  # pragma: no cover - typing only
-    from hfselect_widgets.engine.data.dataset import Dataset
     from hfselect_widgets.engine.scoring.result import TaskRanking
 
 MAGIC_NAME = "esm_rank"
 
 FILTER_KEYS = ("task_id", "min_examples", "language", "architecture")
-"""Keys of ``--filter KEY=VALUE``: the criteria of :meth:`ESMIndex.filter`."""
-
-_FILTER_ALIASES = {"task": "task_id", "esm_architecture": "architecture", "lang": "language"}
+"""Keys of ``--filter KEY=VALUE``: the criteria of :meth:`ESMIndex.filter` (as
+:data:`hfselect_widgets.engine.requests.FILTER_KEYS`)."""
 
 CELL_KEYS = (
     "dataset",
@@ -127,7 +127,8 @@ class _EsmRankParser(MagicArgumentParser):
 USAGE = """%(prog)s DATASET --text-col COL [COL ...] --label-col COL
     [--subset NAME] [--split NAME] [--num-examples N] [--seed N]
     [--regression | --classification] [--model MODEL]
-    [--esm-dir DIR | --demo | --hub] [--filter KEY=VALUE]...
+    [--esm-dir DIR | --demo | --hub] [--filter KEY=VALUE]... [--pooling P] [--max-mb MB]
+    [--drop-missing]
     [--top K] [-o VAR] [--no-widget | --widget] [--batch-size N] [--device DEVICE]"""
 
 
@@ -160,6 +161,12 @@ def _build_parser() -> _EsmRankParser:
         "--num-examples", type=int, default=None, metavar="N", help="sample size (0: all rows)"
     )
     data.add_argument("--seed", type=int, default=None, help="sampling seed")
+    data.add_argument(
+        "--drop-missing",
+        action="store_true",
+        default=None,
+        help="drop rows without text or label instead of refusing the dataset",
+    )
     task = data.add_mutually_exclusive_group()
     task.add_argument(
         "--regression",
@@ -190,6 +197,19 @@ def _build_parser() -> _EsmRankParser:
         default=None,
         metavar="KEY=VALUE",
         help=f"keep ESMs matching KEY=VALUE, repeatable; keys: {', '.join(FILTER_KEYS)}",
+    )
+    pool.add_argument(
+        "--pooling",
+        choices=["pooler", "mean", "cls"],
+        default=None,
+        help="override the base model's pooling (default: detected as the ESMs expect)",
+    )
+    pool.add_argument(
+        "--max-mb",
+        type=float,
+        default=None,
+        metavar="MB",
+        help="refuse to download more than this many MB of ESMs",
     )
     out = parser.add_argument_group("run and output")
     out.add_argument("--top", type=int, default=None, metavar="K", help="rows to show")
@@ -239,26 +259,16 @@ def _usage_error(message: str) -> UsageError:
 def parse_filters(items: list[str] | None) -> dict[str, Any]:
     """``["task_id=imdb", "min_examples=1000"]`` -> keyword arguments of ``ESMIndex.filter``.
 
-    ``language`` may list several languages separated by commas. Raises :class:`UsageError`.
+    The engine's :func:`~hfselect_widgets.engine.requests.parse_filters`, with its errors as
+    :class:`UsageError`.
     """
-    filters: dict[str, Any] = {}
-    for item in items or []:
-        key, sep, value = item.partition("=")
-        key = key.strip().lower().replace("-", "_")
-        key = _FILTER_ALIASES.get(key, key)
-        value = value.strip()
-        if not sep or not value:
-            raise _usage_error(f"--filter needs KEY=VALUE, got {item!r}.")
-        if key not in FILTER_KEYS:
-            raise _usage_error(f"unknown filter key {key!r}; use one of: {', '.join(FILTER_KEYS)}.")
-        if key == "min_examples":
-            filters[key] = _as_int(value, "min_examples")
-        elif key == "language":
-            languages = [v.strip() for v in value.split(",") if v.strip()]
-            filters[key] = languages[0] if len(languages) == 1 else languages
-        else:
-            filters[key] = value
-    return filters
+    from hfselect_widgets.engine.requests import RequestError
+    from hfselect_widgets.engine.requests import parse_filters as engine_parse_filters
+
+    try:
+        return engine_parse_filters(items)
+    except RequestError as error:
+        raise _usage_error(f"--filter: {error}") from None
 
 
 def _as_int(value: str, name: str) -> int:
@@ -327,27 +337,24 @@ def parse_cell_body(cell: str | None) -> CellBody:
 
 @dataclass
 class RankRequest:
-    """Everything one ``%esm_rank`` call asks for, after line, cell body and defaults merged."""
+    """One ``%esm_rank`` call after line, cell body and defaults merged: the engine's
+    :class:`~hfselect_widgets.engine.requests.RankingRequest` and how to show its answer."""
 
-    dataset: str
-    text_col: str | list[str]
-    label_col: str
-    split: str
-    subset: str | None
-    num_examples: int | None
-    seed: int
-    is_regression: bool | None
-    model: str | None
-    pool: str
-    """``"demo"``, ``"folder"``, ``"hub"`` or ``"list"`` (ESMs named in the cell body)."""
-    esm_dir: str | None
-    esm_list: list[str] | None
-    filters: dict[str, Any]
+    ranking: Any
+    """The :class:`~hfselect_widgets.engine.requests.RankingRequest` to run."""
     top: int
     output: str | None
     widget: bool
-    batch_size: int
-    device: str
+
+    @property
+    def pool(self) -> str:
+        """The ESM pool's kind (``"demo"``, ``"folder"``, ``"hub"`` or ``"list"``)."""
+        return self.ranking.pool.kind
+
+    @property
+    def dataset(self) -> Any:
+        """The target's source as given (a name, path or Hub id)."""
+        return self.ranking.target.source
 
 
 # --- the magics ------------------------------------------------------------------------------
@@ -467,25 +474,47 @@ class EsmRankMagics(Magics, Configurable):
                 raise _usage_error(f"{name} must be at least {least}, got {value}.")
         if num_examples < 0:
             raise _usage_error(f"num_examples must be 0 (all rows) or more, got {num_examples}.")
-        return RankRequest(
-            dataset=str(dataset),
+        max_mb = args.max_mb
+        if max_mb is not None and max_mb < 0:
+            raise _usage_error(f"--max-mb cannot be negative, got {max_mb}.")
+        from hfselect_widgets.engine.requests import PoolRequest, RankingRequest, TargetRequest
+
+        name = str(dataset)
+        frame = self._frame_variable(name)
+        if frame is None:
+            self._check_not_a_misspelt_variable(name)
+        target = TargetRequest(
+            source=frame if frame is not None else name,
             text_col=text_cols[0] if len(text_cols) == 1 else list(text_cols),
             label_col=label_col,
             split=pick("split", self.split),
             subset=pick("subset"),
+            is_regression=pick("is_regression"),
             num_examples=num_examples or None,
             seed=pick("seed", self.seed),
-            is_regression=pick("is_regression"),
+            name=name if frame is not None else None,
+            drop_missing=bool(pick("drop_missing", False)),
+        )
+        ranking = RankingRequest(
+            target=target,
+            pool=PoolRequest(
+                kind=pool,
+                esm_dir=esm_dir,
+                esms=esm_list,
+                filters=filters,
+                max_bytes=int(max_mb * 1e6) if max_mb is not None else None,
+            ),
             model=pick("model") or self.model or None,
-            pool=pool,
-            esm_dir=esm_dir,
-            esm_list=esm_list,
-            filters=filters,
+            pooling=args.pooling,
+            batch_size=batch_size,
+            device=pick("device", self.device),
+            embedding_cache=bool(self.embedding_cache),
+        )
+        return RankRequest(
+            ranking=ranking,
             top=top,
             output=output,
             widget=self.widget if args.widget is None else args.widget,
-            batch_size=batch_size,
-            device=pick("device", self.device),
         )
 
     def _pool(self, args: argparse.Namespace, body: CellBody) -> tuple[str, str | None, list]:
@@ -527,50 +556,37 @@ class EsmRankMagics(Magics, Configurable):
     # -- run ------------------------------------------------------------------------------------
 
     def run(self, request: RankRequest) -> TaskRanking:
-        """Load the dataset, resolve the ESM pool and rank; engine errors propagate."""
+        """Run the engine's request (load, resolve the pool, rank); engine errors propagate."""
         from hfselect_widgets.engine.progress import TqdmProgress
-        from hfselect_widgets.engine.scoring.ranking import compute_task_ranking
 
-        dataset = self.load_dataset(request)
         cancel = threading.Event()
         # leave=False: the bars disappear once the results are shown.
         with TqdmProgress(disable=not self.progress, leave=False) as progress:
             try:
-                model, esm_dir, esm_repo_ids = _resolve_pool(request, progress, cancel)
-                return compute_task_ranking(
-                    dataset,
-                    model_name=model,
-                    esm_repo_ids=esm_repo_ids,
-                    esm_dir=esm_dir,
-                    batch_size=request.batch_size,
-                    device_name=request.device,
-                    progress=progress,
-                    cancel=cancel,
-                    embedding_cache=True if self.embedding_cache else None,
-                )
+                return request.ranking.run(progress, cancel)
             except KeyboardInterrupt:  # kernel interrupt: stop the scoring threads too
                 cancel.set()
                 raise
 
-    def load_dataset(self, request: RankRequest) -> Dataset:
-        """The target: a DataFrame variable, else a data file, else a Hub id / dataset folder."""
-        from hfselect_widgets.engine.data.dataset import Dataset
+    def _check_not_a_misspelt_variable(self, name: str) -> None:
+        """A bare name that is no file and no Hub-looking id but close to a DataFrame variable
+        is a typo: say so at once instead of looking it up on the Hub."""
+        import difflib
 
-        common: dict[str, Any] = dict(
-            text_col=request.text_col,
-            label_col=request.label_col,
-            is_regression=request.is_regression,
-            num_examples=request.num_examples,
-            seed=request.seed,
-        )
-        frame = self._frame_variable(request.dataset)
-        if frame is not None:
-            return Dataset.from_pandas(frame, name=request.dataset, **common)
-        path = Path(request.dataset).expanduser()
-        if path.is_file():
-            return Dataset.from_file(path, **common)
-        # A Hub id or dataset folder; a missing data file raises DatasetNotFoundError here.
-        return Dataset.load(request.dataset, split=request.split, subset=request.subset, **common)
+        if not name.isidentifier() or Path(name).expanduser().exists():
+            return
+        frames = [
+            key
+            for key in self.shell.user_ns
+            if not key.startswith("_") and self._frame_variable(key) is not None
+        ]
+        close = difflib.get_close_matches(name, frames, n=3, cutoff=0.75)
+        if close:
+            raise _usage_error(
+                f"{name!r} is neither a DataFrame in this notebook nor a file: did you mean "
+                f"{' or '.join(close)}? (For a Hub dataset, give its full id, e.g. "
+                "'stanfordnlp/imdb'.)"
+            )
 
     def _frame_variable(self, name: str):
         """The DataFrame (or ``datasets.Dataset`` as a DataFrame) named ``name``, else None."""
@@ -602,71 +618,6 @@ class EsmRankMagics(Magics, Configurable):
         _print_failures(ranking)
 
 
-def _resolve_pool(request: RankRequest, progress, cancel) -> tuple[str | None, Any, Any]:
-    """``(model, esm_dir, esm_repo_ids)`` for ``compute_task_ranking``, filters applied."""
-    from hfselect_widgets.engine.esm.folder import common_base_model
-    from hfselect_widgets.engine.model_ids import DEMO_MODEL
-
-    esm_dir = request.esm_dir
-    if request.pool == "demo":
-        from hfselect_widgets.demo import demo_esm_dir
-
-        esm_dir = str(demo_esm_dir())
-    model = request.model
-    if request.pool == "list":
-        local = [e for e in request.esm_list or [] if Path(os.path.expanduser(e)).is_dir()]
-        if model is None and local and len(local) == len(request.esm_list or []):
-            model = common_base_model(local)
-        return model, None, list(request.esm_list or [])
-    if request.pool == "demo" and model is None:
-        model = DEMO_MODEL
-    if request.pool in ("demo", "folder"):
-        index = None
-        if model is None or request.filters:
-            index = _folder_index(esm_dir, progress, cancel)
-        if model is None:
-            model = _sole_base_model(index)
-        if not request.filters:
-            return model, esm_dir, None
-        matches = index.filter(**request.filters)
-        _check_matches(matches, request.filters, len(index), f"the folder {esm_dir}")
-        return model, None, [str(c.source) for c in matches]
-    # The Hub: without filters the engine lists the ESMs itself.
-    if not request.filters:
-        return model, None, None
-    from hfselect_widgets.engine.esm.index import ESMIndex
-    from hfselect_widgets.engine.model_ids import DEFAULT_HUB_MODEL, resolve_model_source
-
-    model_id = resolve_model_source(model or DEFAULT_HUB_MODEL)[1] or model
-    index = ESMIndex.load(model_id, progress=progress, cancel=cancel)
-    matches = index.filter(**request.filters)
-    _check_matches(matches, request.filters, len(index), f"the Hub ESMs for {model_id}")
-    return model, None, [c.repo_id for c in matches if c.repo_id]
-
-
-def _folder_index(esm_dir, progress, cancel):
-    from hfselect_widgets.engine.esm.folder import read_esm_folder_configs
-    from hfselect_widgets.engine.esm.index import ESMIndex
-
-    return ESMIndex.from_configs(read_esm_folder_configs(esm_dir, progress, cancel))
-
-
-def _sole_base_model(index) -> str | None:
-    """The base model every ESM of ``index`` was trained for; None if they differ or none."""
-    models = index.base_models() if index is not None else {}
-    return next(iter(models)) if len(models) == 1 else None
-
-
-def _check_matches(matches: list, filters: dict[str, Any], pool_size: int, where: str) -> None:
-    if not matches:
-        shown = ", ".join(f"{k}={v}" for k, v in filters.items())
-        # An argument problem, but the usage text would not help: say what the pool holds.
-        raise UsageError(
-            f"%{MAGIC_NAME}: no ESM in {where} matches {shown} ({pool_size} ESMs in the pool); "
-            "loosen the --filter."
-        )
-
-
 def _print_failures(ranking: TaskRanking, limit: int = 3) -> None:
     if not ranking.failures:
         return
@@ -676,13 +627,43 @@ def _print_failures(ranking: TaskRanking, limit: int = 3) -> None:
         print(f"  {source}: {reason}", file=sys.stderr)
 
 
+def _num_examples_phrase(value) -> str:
+    if value is None:
+        return "--num-examples 0 (every row)"
+    return "--num-examples N" if value is ANY_VALUE else f"--num-examples {value}"
+
+
+MAGIC_WORDS = Vocabulary(
+    "magic",
+    {
+        "is_regression": lambda v: "--classification" if v is False else "--regression",
+        "num_examples": _num_examples_phrase,
+        "drop_missing": "--drop-missing",
+        "file_format": "rename the file to end in .csv, .tsv, .jsonl or .parquet",
+        "esm_dir": "--esm-dir DIR (or --demo)",
+        "subset": "--subset NAME",
+        "split": "--split NAME",
+        "filters": "--filter KEY=VALUE",
+        "max_bytes": lambda v: (
+            "--max-mb MB" if v is ANY_VALUE else f"--max-mb {int(-(-v // 1_000_000))}"
+        ),
+        "dataset": "a DataFrame variable or a local file as DATASET",
+        "model": "--model PATH",
+        "text_col": "--text-col COL",
+        "label_col": "--label-col COL",
+    },
+)
+"""How ``%esm_rank`` names each fix (its options), for :meth:`HfselectWidgetsError.render`."""
+
+
 def _render_as_one_line(error: BaseException) -> None:
     """Make IPython show ``Type: message`` for ``error`` instead of a traceback.
 
     IPython asks an exception for ``_render_traceback_()`` before formatting a traceback (the
     hook ipyparallel and jupysql use); the exception itself stays what it is.
     """
-    text = f"{type(error).__name__}: {error}"
+    message = error.render(MAGIC_WORDS) if hasattr(error, "render") else str(error)
+    text = f"{type(error).__name__}: {message}"
     error._render_traceback_ = lambda: [text]  # type: ignore[attr-defined]
 
 

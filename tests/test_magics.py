@@ -185,7 +185,7 @@ def test_config_esm_source_and_widget_are_defaults(shell, magic, files, shown):
         ("data.csv --text-col text --label-col label --colour red", "unrecognized arguments"),
         ("data.csv --text-col text --label-col label --esm-dir x --demo", "not allowed with"),
         ("--text-col text --label-col label", "DATASET"),
-        ("data.csv --text-col text --label-col label --filter size=3", "unknown filter key"),
+        ("data.csv --text-col text --label-col label --filter size=3", "nknown filter key"),
         ("data.csv --text-col text --label-col label --top 0", "top must be at least 1"),
         ("data.csv --text-col text --label-col label -o 1abc", "variable name"),
     ],
@@ -221,11 +221,11 @@ def test_without_model_the_esms_base_model_is_used(magic, files):
     """No --model: folders of ESMs for one base model rank with that model."""
     line = f"data.csv --text-col text --label-col label --esm-dir {files['esm_dir']}"
     request = magic.parse(line)
-    assert magics_module._resolve_pool(request, None, None)[0] == MODEL_ID
+    assert request.ranking.resolve_pool().model == MODEL_ID
     request = magic.parse(
         "data.csv --text-col text --label-col label", str(files["esm_dir"] / "esm1")
     )
-    assert magics_module._resolve_pool(request, None, None)[0] == MODEL_ID
+    assert request.ranking.resolve_pool().model == MODEL_ID
 
 
 def test_cell_body_key_value_settings_override_the_line(shell, magic, files, shown):
@@ -258,11 +258,15 @@ def test_filter_narrows_a_folder_pool(shell, magic, files, shown):
     assert ranking.task_ids == ["org/task2"]
 
 
-def test_filter_that_matches_nothing_is_a_usage_error(shell, magic, files):
-    """A filter that leaves no ESM says so instead of ranking nothing."""
+def test_filter_that_matches_nothing_is_a_typed_error_in_magic_words(shell, magic, files):
+    """A filter that leaves no ESM says so (typed, with the magic's option) instead of ranking
+    nothing."""
+    from hfselect_widgets.errors import NoESMsFoundError
+
     line = f"{files['csv']} " + _args(files, f"--esm-dir {files['esm_dir']} --filter task=zzz")
-    with pytest.raises(UsageError, match="no ESM in the folder"):
+    with pytest.raises(NoESMsFoundError, match="No ESM in the folder") as info:
         shell.run_line_magic("esm_rank", line)
+    assert "--filter KEY=VALUE" in info.value.render(magics_module.MAGIC_WORDS)
 
 
 def test_hub_pool_with_filter_uses_the_cached_esm_index(shell, magic, files, shown):
@@ -296,10 +300,11 @@ def test_demo_is_the_default_pool_with_the_demo_model(magic):
 
     request = magic.parse("data.csv --text-col text --label-col label")
     assert request.pool == "demo"
-    model, esm_dir, repo_ids = magics_module._resolve_pool(request, None, None)
+    resolved = request.ranking.resolve_pool()
+    model, esm_dir, repo_ids = resolved.model, resolved.esm_dir, resolved.esm_repo_ids
     assert (model, esm_dir, repo_ids) == (DEMO_MODEL, str(demo_esm_dir()), None)
     hub = magic.parse("data.csv --text-col a b --label-col label --hub")
-    assert hub.pool == "hub" and hub.text_col == ["a", "b"]
+    assert hub.pool == "hub" and hub.ranking.target.text_col == ["a", "b"]
 
 
 def test_engine_error_propagates_typed_but_shows_one_line(shell, magic, files, capsys):

@@ -48,6 +48,7 @@ from hfselect_widgets.errors import (
     DatasetError,
     DatasetNotFoundError,
     EmptyDatasetError,
+    Fix,
     HfselectWidgetsError,
     HubUnavailableError,
     LabelTypeError,
@@ -354,25 +355,38 @@ class Dataset:
         source: str | os.PathLike | pd.DataFrame,
         text_col: str | Sequence[str],
         label_col: str,
+        *,
+        split: str = "train",
+        subset: str | None = None,
         **kwargs: Any,
     ) -> Dataset:
         """Load from whatever ``source`` is: a DataFrame, a data file, or a Hub id / folder.
 
-        A DataFrame goes to :meth:`from_pandas`, an existing file to :meth:`from_file`,
-        anything else (a Hub id, or a local dataset folder) to :meth:`from_hugging_face`, which
-        then needs ``split=...`` among ``kwargs``. A path with a data-file suffix that does not
-        exist raises :class:`DatasetNotFoundError` instead of being looked up on the Hub.
+        A DataFrame goes to :meth:`from_pandas`, an existing file to :meth:`from_file` (a file
+        has neither splits nor subsets: ``split`` and ``subset`` are not used), anything else (a
+        Hub id, or a local dataset folder) to :meth:`from_hugging_face` with ``split`` and
+        ``subset``. A path with a data-file suffix that does not exist raises
+        :class:`DatasetNotFoundError` instead of being looked up on the Hub. ``kwargs``:
+        ``is_regression``, ``num_examples``, ``seed``, ``name``, ``drop_missing`` (and
+        ``file_format`` for files).
         """
         if isinstance(source, pd.DataFrame):
+            kwargs.pop("file_format", None)
             return cls.from_pandas(source, text_col, label_col, **kwargs)
         path = Path(source).expanduser()
         if path.is_file():
             return cls.from_file(path, text_col, label_col, **kwargs)
         if not path.exists() and _looks_like_data_file(path):
             raise DatasetNotFoundError(str(source), "There is no such file.")
-        if "split" not in kwargs:
-            raise TypeError("Loading a Hub dataset or a dataset folder needs split=... .")
-        return cls.from_hugging_face(str(source), text_col=text_col, label_col=label_col, **kwargs)
+        kwargs.pop("file_format", None)
+        return cls.from_hugging_face(
+            str(source),
+            split=split,
+            subset=subset,
+            text_col=text_col,
+            label_col=label_col,
+            **kwargs,
+        )
 
     # -- the shared pipeline ------------------------------------------------------------------
 
@@ -992,8 +1006,10 @@ def _infer_is_regression(
         return False
     raise LabelTypeError(
         f"Cannot tell the task type from the label column {label_col!r} ({feature}). Labels "
-        "must be class ids, class names or numbers (multi-label targets are not supported); "
-        "pass is_regression=True or False if the column fits one of those."
+        "must be class ids, class names or numbers (multi-label targets are not supported).",
+        advice="If the column fits one of those, say which: {0} or {1}.",
+        field="is_regression",
+        fixes=[Fix("is_regression", True), Fix("is_regression", False)],
     )
 
 
@@ -1021,8 +1037,10 @@ def _labels_from_column(
     missing = int(_missing_mask(column).sum())
     if missing:
         raise LabelTypeError(
-            f"{missing} of {total} rows have no label in column {label_col!r}. Drop them first "
-            "(e.g. df.dropna(subset=[...])) or pass drop_missing=True."
+            f"{missing} of {total} rows have no label in column {label_col!r}.",
+            advice="Drop them first (e.g. df.dropna(subset=[...])) or {0}.",
+            field="label_col",
+            fixes=[Fix("drop_missing", True)],
         )
     if pa.types.is_dictionary(column.type):
         column = column.cast(column.type.value_type)
@@ -1060,8 +1078,10 @@ def _labels_from_column(
         if fractional.size:
             raise LabelTypeError(
                 f"The label column {label_col!r} holds non-whole numbers (e.g. "
-                f"{fractional[0]!r}), so it cannot be class ids. If the labels are scores, pass "
-                "is_regression=True."
+                f"{fractional[0]!r}), so it cannot be class ids.",
+                advice="If the labels are scores, {0}.",
+                field="is_regression",
+                fixes=[Fix("is_regression", True)],
             )
         ids = values.astype(np.int64)
     else:
@@ -1091,8 +1111,10 @@ def _parse_numbers(strings: list[str], label_col: str) -> np.ndarray:
         except ValueError:
             raise LabelTypeError(
                 f"A regression needs numeric labels, but {label_col!r} holds text such as "
-                f"{text!r}. Use is_regression=False to treat the labels as classes, or convert "
-                "the column to numbers first."
+                f"{text!r}.",
+                advice="Treat the labels as classes ({0}), or convert the column to numbers first.",
+                field="is_regression",
+                fixes=[Fix("is_regression", False)],
             ) from None
     return values
 
@@ -1107,8 +1129,10 @@ def _format_from_suffix(path: Path) -> str:
     if suffixes and suffixes[-1] in FILE_FORMATS:
         return FILE_FORMATS[suffixes[-1]]
     raise DatasetError(
-        f"Cannot tell the format of {path.name!r} from its suffix: pass file_format='csv', "
-        "'tsv', 'json' or 'parquet'."
+        f"Cannot tell the format of {path.name!r} from its suffix.",
+        advice="Name the format: {0}.",
+        field="file_format",
+        fixes=[Fix("file_format", "csv")],
     )
 
 

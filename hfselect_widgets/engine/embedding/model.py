@@ -45,6 +45,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from hfselect_widgets.engine import defaults
 from hfselect_widgets.engine.embedding.cache import EmbeddingCache, fingerprint_texts
 from hfselect_widgets.engine.model_ids import (
     canonical_model_id,
@@ -64,10 +65,10 @@ POOLING_METHODS = ("pooler", "mean", "cls")
 """``pooler``: the model's pooler output (``outputs[1]``); ``mean``: attention-masked mean of the
 last hidden state; ``cls``: the first token of the last hidden state."""
 
-DEFAULT_MAX_LENGTH = 128
+DEFAULT_MAX_LENGTH = defaults.MAX_LENGTH
 """hfselect truncates every text to 128 tokens; the ESMs were trained on such embeddings."""
 
-DEFAULT_BATCH_SIZE = 128
+DEFAULT_BATCH_SIZE = defaults.BATCH_SIZE
 
 # Model types whose first token hfselect uses (it checks isinstance DistilBertModel/RobertaModel;
 # the RoBERTa derivatives share that architecture and tokenizer conventions).

@@ -40,6 +40,7 @@ from hfselect_widgets.engine.esm.format import (
 from hfselect_widgets.engine.model_ids import canonical_model_id
 from hfselect_widgets.errors import (
     ESMLoadError,
+    Fix,
     InvalidESMConfigError,
     MissingTokenError,
     PublishError,
@@ -544,8 +545,9 @@ def _check_existing_repo(
             return []
         raise RepoExistsError(
             repo_id,
-            f"The Hub repo {repo_id!r} already exists (it holds no ESM yet). Pass "
-            "exist_ok=True to publish into it, or choose another repo_id.",
+            f"The Hub repo {repo_id!r} already exists (it holds no ESM yet).",
+            advice="{0} to publish into it, or choose another repo id.",
+            fixes=[Fix("exist_ok", True)],
         )
     others = [name for name in files if name not in _ESM_REPO_FILES]
     config = (
@@ -564,8 +566,9 @@ def _check_existing_repo(
         raise RepoExistsError(
             repo_id,
             f"The Hub repo {repo_id!r} already holds an ESM (task {config.task_id!r}, base "
-            f"model {config.base_model_name!r}). Pass overwrite=True to replace it, or choose "
-            "another repo_id.",
+            f"model {config.base_model_name!r}).",
+            advice="{0} to replace it, or choose another repo id.",
+            fixes=[Fix("overwrite", True)],
         )
     return [name for name in _STALE_ESM_FILES if name in files]
 

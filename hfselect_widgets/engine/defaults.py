@@ -1,0 +1,38 @@
+"""Every default of a ranking request, in one place: front ends read them from here.
+
+Changing a value here changes it for the Python API, the CLI, the magic and the widgets alike.
+"""
+
+from __future__ import annotations
+
+NUM_EXAMPLES = 1000
+"""Target rows sampled for ranking (hfselect's default). ``None`` / 0 in a front end: all rows."""
+SEED = 42
+"""Sampling seed (the same seed picks the same rows as hfselect)."""
+SPLIT = "train"
+"""The split a Hub dataset is sampled from."""
+TEXT_COL = "text"
+LABEL_COL = "label"
+MAX_LENGTH = 128
+"""Texts are truncated to this many tokens, as the published ESMs were trained."""
+BATCH_SIZE = 128
+"""Texts per embedding batch."""
+DEVICE = "auto"
+"""``"auto"``: CUDA when present, else the CPU."""
+TOP = 10
+"""Rows of a printed top list or a shown table."""
+POOL = "demo"
+"""The ESM pool when a front end names none: the bundled demo collection (offline)."""
+
+__all__ = [
+    "BATCH_SIZE",
+    "DEVICE",
+    "LABEL_COL",
+    "MAX_LENGTH",
+    "NUM_EXAMPLES",
+    "POOL",
+    "SEED",
+    "SPLIT",
+    "TEXT_COL",
+    "TOP",
+]

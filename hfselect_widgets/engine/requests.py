@@ -1,0 +1,455 @@
+"""One typed description of a ranking, and its resolution: every front end builds one.
+
+The CLI, the ``%esm_rank`` magic and the widgets each parse their own input into a
+:class:`RankingRequest` (a :class:`TargetRequest`, a :class:`PoolRequest` and the run options)
+and call :meth:`RankingRequest.run`. Loading the target, resolving the ESM pool (demo
+collection, a folder, the Hub, a list of ESMs, with filters and a download cap), choosing the
+base model and validating the options happen here, once, so that a new option reaches every
+front end. Defaults come from :mod:`hfselect_widgets.engine.defaults`.
+
+Errors are the typed errors of :mod:`hfselect_widgets.errors`; their ``field`` names the input
+of the request they concern (the attribute names below), so that each front end can name its
+own option or control.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hfselect_widgets.engine import defaults
+from hfselect_widgets.errors import DatasetError, Fix, HfselectWidgetsError, NoESMsFoundError
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from hfselect_widgets.engine.data.dataset import Dataset
+    from hfselect_widgets.engine.progress import CancelToken, ProgressCallback
+    from hfselect_widgets.engine.scoring.result import TaskRanking
+
+POOL_KINDS = ("demo", "folder", "hub", "list", "objects")
+"""``demo`` (the bundled collection), ``folder`` (a folder of ESM folders), ``hub`` (every Hub
+ESM for the base model), ``list`` (Hub repo ids and/or ESM folders), ``objects`` (loaded ESMs)."""
+
+FILTER_KEYS = ("task_id", "min_examples", "language", "architecture")
+"""Criteria of a pool filter (those of :meth:`ESMIndex.filter`)."""
+
+
+class RequestError(HfselectWidgetsError, ValueError):
+    """The request itself is inconsistent (e.g. a filter on a list of ESMs)."""
+
+
+@dataclass
+class TargetRequest:
+    """The target dataset: where it comes from, its columns and the sample.
+
+    Attributes:
+        source: a Hub dataset id or local dataset folder, a data file path, a pandas
+            DataFrame, a ``datasets.Dataset``, an already loaded
+            :class:`~hfselect_widgets.engine.data.dataset.Dataset`, or ``None`` for the
+            bundled demo target.
+        text_col, label_col: the columns (several text columns are joined with ``" [SEP] "``).
+        split, subset: for Hub datasets and dataset folders.
+        is_regression: ``None`` infers the task type from the labels.
+        num_examples: rows to sample; ``None`` takes every row.
+        seed: sampling seed.
+        name: the name recorded as ``task_id`` (DataFrames and files).
+        drop_missing: drop rows without text or label instead of refusing them.
+        file_format: a data file's format when its suffix does not tell.
+    """
+
+    source: Any = None
+    text_col: str | list[str] = defaults.TEXT_COL
+    label_col: str = defaults.LABEL_COL
+    split: str = defaults.SPLIT
+    subset: str | None = None
+    is_regression: bool | None = None
+    num_examples: int | None = defaults.NUM_EXAMPLES
+    seed: int | None = defaults.SEED
+    name: str | None = None
+    drop_missing: bool = False
+    file_format: str | None = None
+
+    @property
+    def is_demo(self) -> bool:
+        """Whether this is the bundled demo target."""
+        return self.source is None
+
+    def describe(self) -> str:
+        """A short name for people (``"the demo target"``, a file name, a Hub id)."""
+        if self.source is None:
+            return "the demo target"
+        if isinstance(self.source, (str, os.PathLike)):
+            return str(self.source)
+        return self.name or type(self.source).__name__
+
+    def load(self) -> Dataset:
+        """The target as a :class:`Dataset`, sampled and cleaned by hfselect's rules."""
+        from hfselect_widgets.engine.data.dataset import Dataset
+
+        if isinstance(self.source, Dataset):
+            return self.source
+        if self.num_examples is not None and self.num_examples < 1:
+            raise DatasetError(
+                f"The sample size must be a positive number of rows, got {self.num_examples}.",
+                advice="To use every row: {0}.",
+                field="num_examples",
+                fixes=[Fix("num_examples", None)],
+            )
+        common: dict[str, Any] = dict(
+            is_regression=self.is_regression,
+            num_examples=self.num_examples,
+            seed=self.seed,
+            drop_missing=self.drop_missing,
+        )
+        text_col = self.text_col
+        if self.source is None:
+            from hfselect_widgets.demo import (
+                DEMO_TARGET_NAME,
+                DEMO_TARGET_TASK_ID,
+                demo_target_path,
+            )
+
+            dataset = Dataset.from_file(
+                demo_target_path(), text_col, self.label_col, name=DEMO_TARGET_NAME, **common
+            )
+            # The demo target's rows were held out from one of the demo ESMs' datasets.
+            dataset.metadata["held_out_from"] = DEMO_TARGET_TASK_ID
+            return dataset
+        import pandas as pd
+
+        source = self.source
+        hf_datasets = _datasets_module()
+        if hf_datasets is not None and isinstance(source, hf_datasets.Dataset):
+            source = source.to_pandas()
+        if isinstance(source, pd.DataFrame):
+            return Dataset.from_pandas(source, text_col, self.label_col, name=self.name, **common)
+        path = Path(os.path.expanduser(str(source)))
+        if path.is_file():
+            return Dataset.from_file(
+                path,
+                text_col,
+                self.label_col,
+                name=self.name,
+                file_format=self.file_format,
+                **common,
+            )
+        return Dataset.load(
+            str(source), text_col, self.label_col, split=self.split, subset=self.subset, **common
+        )
+
+
+def _datasets_module():
+    import sys
+
+    return sys.modules.get("datasets")
+
+
+@dataclass
+class PoolRequest:
+    """The ESM pool: which ESMs to score.
+
+    Attributes:
+        kind: one of :data:`POOL_KINDS`.
+        esm_dir: the folder of ESM folders (``kind="folder"``).
+        esms: Hub repo ids and/or ESM folders (``kind="list"``) or ESM objects
+            (``kind="objects"``).
+        filters: narrow the pool by ESM metadata (keys: :data:`FILTER_KEYS`), from the cached
+            ESM index for the Hub or from the folders' configs; not for lists.
+        max_bytes: refuse to download more than this many bytes of ESM weights.
+    """
+
+    kind: str = defaults.POOL
+    esm_dir: str | None = None
+    esms: list[Any] | None = None
+    filters: dict[str, Any] = field(default_factory=dict)
+    max_bytes: int | None = None
+
+    def validate(self) -> None:
+        """Raise :class:`RequestError` for an inconsistent pool."""
+        if self.kind not in POOL_KINDS:
+            raise RequestError(
+                f"Unknown ESM pool {self.kind!r}; choose one of {', '.join(POOL_KINDS)}.",
+                field="pool",
+            )
+        if self.kind == "folder" and not self.esm_dir:
+            raise RequestError("A folder pool needs the folder of ESMs.", field="esm_dir")
+        if self.kind in ("list", "objects") and not self.esms:
+            raise RequestError("The list of ESMs is empty.", field="esms")
+        unknown = sorted(set(self.filters) - set(FILTER_KEYS) - {"repo_ids"})
+        if unknown:
+            raise RequestError(
+                f"Unknown ESM filter {', '.join(unknown)}; the filters are "
+                f"{', '.join(FILTER_KEYS)}.",
+                field="filters",
+            )
+        if self.filters and self.kind in ("list", "objects"):
+            raise RequestError(
+                "Filters narrow a pool (a folder, the demo collection or the Hub); they cannot "
+                "be combined with a list of ESMs.",
+                field="filters",
+            )
+        if self.max_bytes is not None and self.max_bytes < 0:
+            raise RequestError("The download cap cannot be negative.", field="max_bytes")
+
+    def describe(self) -> dict[str, Any]:
+        """The pool as plain values (recorded as ``ranking.metadata["pool"]``)."""
+        esms = self.esms if self.kind == "list" else None
+        return {
+            "kind": self.kind,
+            "esm_dir": str(self._folder()) if self.kind in ("demo", "folder") else None,
+            "repo_ids": [str(e) for e in esms] if esms else None,
+            "filters": dict(self.filters) or None,
+            "max_bytes": self.max_bytes,
+        }
+
+    def _folder(self) -> Path | None:
+        if self.kind == "demo":
+            from hfselect_widgets.demo import demo_esm_dir
+
+            return demo_esm_dir()
+        return Path(os.path.expanduser(self.esm_dir)) if self.esm_dir else None
+
+
+@dataclass
+class ResolvedPool:
+    """What :func:`compute_task_ranking` needs for a pool: one of the three, and the model."""
+
+    model: str | None
+    esm_dir: str | None = None
+    esm_repo_ids: list[str] | None = None
+    esms: list[Any] | None = None
+    size: int | None = None
+    """ESMs in the pool after filtering, when known before ranking."""
+
+
+@dataclass
+class RankingRequest:
+    """A whole ranking: target, base model, pool and run options.
+
+    Attributes:
+        target: the target dataset.
+        pool: the ESM pool.
+        model: the base model (Hub id or folder); ``None`` picks the demo model for the demo
+            pool, the model every ESM of a local pool names, else
+            ``bert-base-multilingual-uncased``.
+        pooling: override the base model's pooling (``"pooler"``, ``"mean"``, ``"cls"``).
+        batch_size: texts per embedding batch.
+        device: ``"auto"``, ``"cpu"``, ``"cuda"``, ...
+        embedding_cache: cache target embeddings on disk between runs.
+        n_jobs: ESMs scored at once (default: the cores available).
+        hf_api: an ``HfApi``-like object for Hub calls (tests inject fakes).
+    """
+
+    target: TargetRequest = field(default_factory=TargetRequest)
+    pool: PoolRequest = field(default_factory=PoolRequest)
+    model: str | None = None
+    pooling: str | None = None
+    batch_size: int = defaults.BATCH_SIZE
+    device: str = defaults.DEVICE
+    embedding_cache: bool = True
+    n_jobs: int | None = None
+    hf_api: Any = None
+
+    def validate(self) -> None:
+        """Cheap checks of the options, before anything is loaded."""
+        if not isinstance(self.batch_size, int) or self.batch_size < 1:
+            raise RequestError(
+                f"The batch size must be at least 1, got {self.batch_size!r}.", field="batch_size"
+            )
+        if self.pooling is not None and self.pooling not in ("pooler", "mean", "cls"):
+            raise RequestError(
+                f"Unknown pooling {self.pooling!r}; choose pooler, mean or cls.", field="pooling"
+            )
+        self.pool.validate()
+
+    def resolve_pool(
+        self, progress: ProgressCallback | None = None, cancel: CancelToken | None = None
+    ) -> ResolvedPool:
+        """The base model and the ESMs to score, filters applied."""
+        from hfselect_widgets.engine.model_ids import DEFAULT_HUB_MODEL, DEMO_MODEL
+
+        self.pool.validate()
+        pool, model = self.pool, self.model
+        if pool.kind == "objects":
+            return ResolvedPool(model=model, esms=list(pool.esms or []), size=len(pool.esms or []))
+        if pool.kind == "list":
+            items = [str(e) for e in pool.esms or []]
+            local = [e for e in items if Path(os.path.expanduser(e)).is_dir()]
+            if model is None and local and len(local) == len(items):
+                from hfselect_widgets.engine.esm.folder import common_base_model
+
+                model = common_base_model(local)
+            return ResolvedPool(model=model, esm_repo_ids=items, size=len(items))
+        if pool.kind in ("demo", "folder"):
+            folder = str(pool._folder())
+            if pool.kind == "demo" and model is None:
+                model = DEMO_MODEL
+            index = None
+            if model is None or pool.filters:
+                index = _folder_index(folder, progress, cancel)
+            if model is None:
+                models = index.base_models() if index is not None else {}
+                model = next(iter(models)) if len(models) == 1 else None
+            if not pool.filters:
+                return ResolvedPool(model=model, esm_dir=folder)
+            matches = index.filter(**pool.filters)
+            _check_matches(matches, pool.filters, len(index), f"the folder {folder}")
+            return ResolvedPool(
+                model=model, esm_repo_ids=[str(c.source) for c in matches], size=len(matches)
+            )
+        # The Hub: without filters the engine lists the model's ESMs itself.
+        if not pool.filters:
+            return ResolvedPool(model=model)
+        if set(pool.filters) == {"repo_ids"}:
+            ids = list(pool.filters["repo_ids"])
+            return ResolvedPool(model=model, esm_repo_ids=ids, size=len(ids))
+        from hfselect_widgets.engine.esm.index import ESMIndex
+        from hfselect_widgets.engine.model_ids import resolve_model_source
+
+        model_id = resolve_model_source(model or DEFAULT_HUB_MODEL)[1] or model
+        index = ESMIndex.load(model_id, progress=progress, cancel=cancel, hf_api=self.hf_api)
+        criteria = {k: v for k, v in pool.filters.items() if k != "repo_ids"}
+        matches = index.filter(**criteria)
+        _check_matches(matches, pool.filters, len(index), f"the Hub ESMs for {model_id}")
+        return ResolvedPool(
+            model=model, esm_repo_ids=[c.repo_id for c in matches if c.repo_id], size=len(matches)
+        )
+
+    def run(
+        self,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+        *,
+        dataset: Dataset | None = None,
+        pool: ResolvedPool | None = None,
+    ) -> TaskRanking:
+        """Load the target, resolve the pool and rank; the ranking's metadata records the
+        request (``metadata["pool"]`` and ``metadata["request"]``, machine-readable).
+
+        ``dataset`` and ``pool`` skip those steps when a front end already has them.
+        """
+        from hfselect_widgets.engine.scoring.ranking import compute_task_ranking
+
+        self.validate()
+        dataset = dataset if dataset is not None else self.target.load()
+        pool = pool if pool is not None else self.resolve_pool(progress, cancel)
+        ranking = compute_task_ranking(
+            dataset,
+            model_name=pool.model,
+            esms=pool.esms,
+            esm_repo_ids=pool.esm_repo_ids,
+            esm_dir=pool.esm_dir,
+            batch_size=self.batch_size,
+            device_name=self.device,
+            progress=progress,
+            cancel=cancel,
+            pooling=self.pooling,
+            embedding_cache=True if self.embedding_cache else None,
+            n_jobs=self.n_jobs,
+            hf_api=self.hf_api,
+            max_bytes=self.pool.max_bytes,
+        )
+        ranking.metadata["pool"] = {
+            **self.pool.describe(),
+            "model": ranking.metadata.get("model_name") or pool.model,
+        }
+        ranking.metadata["request"] = self.describe()
+        return ranking
+
+    def describe(self) -> dict[str, Any]:
+        """The request as plain values (for metadata, logs and reproducible code)."""
+        target = self.target
+        return {
+            "target": {
+                "source": target.describe(),
+                "text_col": target.text_col,
+                "label_col": target.label_col,
+                "split": target.split,
+                "subset": target.subset,
+                "is_regression": target.is_regression,
+                "num_examples": target.num_examples,
+                "seed": target.seed,
+            },
+            "pool": self.pool.describe(),
+            "model": self.model,
+            "pooling": self.pooling,
+            "batch_size": self.batch_size,
+            "device": self.device,
+        }
+
+
+def _folder_index(esm_dir, progress, cancel):
+    from hfselect_widgets.engine.esm.folder import read_esm_folder_configs
+    from hfselect_widgets.engine.esm.index import ESMIndex
+
+    return ESMIndex.from_configs(read_esm_folder_configs(esm_dir, progress, cancel))
+
+
+def _check_matches(matches: list, filters: Mapping[str, Any], pool_size: int, where: str) -> None:
+    if not matches:
+        shown = ", ".join(f"{k}={v}" for k, v in filters.items())
+        raise NoESMsFoundPoolError(
+            f"No ESM in {where} matches {shown} ({pool_size} ESMs in the pool).",
+            advice="Loosen the filters ({0}).",
+            field="filters",
+            fixes=[Fix("filters")],
+        )
+
+
+class NoESMsFoundPoolError(NoESMsFoundError):
+    """No ESM of the pool passes the filters."""
+
+    def __init__(self, message: str, **kwargs: Any):
+        HfselectWidgetsError.__init__(self, message, **kwargs)
+
+
+def parse_filters(items: Sequence[str] | None) -> dict[str, Any]:
+    """``["language=en", "min_examples=1000"]`` -> ``{"language": "en", "min_examples": 1000}``.
+
+    ``language`` may list several languages separated by commas. Aliases: ``task`` ->
+    ``task_id``, ``lang`` -> ``language``, ``esm_architecture`` ->
+    ``architecture``. Raises :class:`RequestError` for a malformed or unknown filter.
+    """
+    aliases = {"task": "task_id", "esm_architecture": "architecture", "lang": "language"}
+    filters: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = str(item).partition("=")
+        key = key.strip().lower().replace("-", "_")
+        key, value = aliases.get(key, key), value.strip()
+        if not sep or not key or not value:
+            raise RequestError(
+                f"A filter is KEY=VALUE, got {item!r}; keys: {', '.join(FILTER_KEYS)}.",
+                field="filters",
+            )
+        if key not in FILTER_KEYS:
+            raise RequestError(
+                f"Unknown filter key {key!r}; keys: {', '.join(FILTER_KEYS)}.", field="filters"
+            )
+        if key == "min_examples":
+            try:
+                filters[key] = int(value)
+            except ValueError:
+                raise RequestError(
+                    f"min_examples must be a whole number, got {value!r}.", field="filters"
+                ) from None
+        elif key == "language":
+            languages = [v.strip() for v in value.split(",") if v.strip()]
+            filters[key] = languages[0] if len(languages) == 1 else languages
+        else:
+            filters[key] = value
+    return filters
+
+
+__all__ = [
+    "FILTER_KEYS",
+    "POOL_KINDS",
+    "NoESMsFoundPoolError",
+    "PoolRequest",
+    "RankingRequest",
+    "RequestError",
+    "ResolvedPool",
+    "TargetRequest",
+    "parse_filters",
+]
