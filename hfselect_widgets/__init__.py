@@ -2,7 +2,12 @@
 
 The top-level names are a drop-in for ``hf-dataset-selector`` (``hfselect``): change
 ``from hfselect import ...`` to ``from hfselect_widgets import ...`` and the rest of the code stays
-the same. They are imported lazily so that ``import hfselect_widgets`` stays fast.
+the same. Every top-level name of hfselect 0.2.1 exists here, and so do its submodules as thin
+aliases of the engine (``hfselect_widgets.esm``, ``.embedding_dataset``, ``.esm_logme``,
+``.dataset``, ``.trainers``, ``.utils``, ``.task_ranking``, ``.esmconfig``, ``.logme``,
+``.model_utils``, ``.setup_logger``, ``.version``), so ``from hfselect.esm import ESM`` becomes
+``from hfselect_widgets.esm import ESM``. The typed errors are in :mod:`hfselect_widgets.errors`.
+Everything is imported lazily so that ``import hfselect_widgets`` stays fast.
 """
 
 from __future__ import annotations
@@ -32,37 +37,85 @@ _EXPORTS = {
     "train_esm": "hfselect_widgets.engine.training.train",
     "ESMTrainer": "hfselect_widgets.engine.training.train",
     "publish_esm": "hfselect_widgets.engine.hub.publish",
+    "FineTuneConfig": "hfselect_widgets.engine.training.finetune",
+    # hf-dataset-selector 0.2.1's other top-level names
+    "EmbeddingDataset": "hfselect_widgets.engine.embedding.pairs",
+    "create_embedding_dataset": "hfselect_widgets.engine.embedding.pairs",
+    "find_esm_model_infos": "hfselect_widgets.engine.hub.discovery",
+    "ESMNotInitializedError": "hfselect_widgets.errors",
+    "InvalidESMConfigError": "hfselect_widgets.errors",
+    "logger": "hfselect_widgets.setup_logger",
 }
+
+# Names that hfselect's ``from .utils import *`` leaks into its top level (third-party objects):
+# kept so that code importing them from hfselect still runs.
+_LEAKED_NAMES = {
+    "Counter": "collections",
+    "defaultdict": "collections",
+    "Optional": "typing",
+    "HfApi": "huggingface_hub",
+    "ModelInfo": "huggingface_hub",
+    "model_info": "huggingface_hub",
+    "tqdm": "tqdm.auto",
+}
+
+# hfselect's submodules (as aliases of the engine) and our errors module.
+_SUBMODULES = frozenset(
+    {
+        "dataset",
+        "embedding_dataset",
+        "errors",
+        "esm",
+        "esm_logme",
+        "esmconfig",
+        "logme",
+        "model_utils",
+        "setup_logger",
+        "task_ranking",
+        "trainers",
+        "utils",
+        "version",
+    }
+)
 
 __all__ = [
     "App",
     "ResultsExplorer",
     "ESMTrainer",
+    "FineTuneConfig",
     "train_esm",
     "publish_esm",
     "Dataset",
+    "EmbeddingDataset",
     "ESM",
     "ESMConfig",
     "ESMIndex",
+    "ESMNotInitializedError",
+    "InvalidESMConfigError",
     "LogME",
     "TaskRanking",
     "TqdmProgress",
     "__version__",
     "compute_scores",
     "compute_task_ranking",
+    "create_embedding_dataset",
     "fetch_esm_configs",
     "fetch_esms",
+    "find_esm_model_infos",
     "find_esm_repo_ids",
     "get_esm_coverage",
+    "logger",
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
     from hfselect_widgets.engine.data.dataset import Dataset
+    from hfselect_widgets.engine.embedding.pairs import EmbeddingDataset, create_embedding_dataset
     from hfselect_widgets.engine.esm.format import ESM, ESMConfig
     from hfselect_widgets.engine.esm.index import ESMIndex
     from hfselect_widgets.engine.hub.discovery import (
         fetch_esm_configs,
         fetch_esms,
+        find_esm_model_infos,
         find_esm_repo_ids,
         get_esm_coverage,
     )
@@ -71,13 +124,18 @@ if TYPE_CHECKING:  # pragma: no cover
     from hfselect_widgets.engine.scoring.logme import LogME
     from hfselect_widgets.engine.scoring.ranking import compute_scores, compute_task_ranking
     from hfselect_widgets.engine.scoring.result import TaskRanking
+    from hfselect_widgets.engine.training.finetune import FineTuneConfig
     from hfselect_widgets.engine.training.train import ESMTrainer, train_esm
+    from hfselect_widgets.errors import ESMNotInitializedError, InvalidESMConfigError
+    from hfselect_widgets.setup_logger import logger
     from hfselect_widgets.widgets.app import App
     from hfselect_widgets.widgets.results import ResultsExplorer
 
 
 def __getattr__(name: str):
-    module = _EXPORTS.get(name)
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")  # binds the attribute itself
+    module = _EXPORTS.get(name) or _LEAKED_NAMES.get(name)
     if module is None:
         raise AttributeError(f"module 'hfselect_widgets' has no attribute {name!r}")
     value = getattr(importlib.import_module(module), name)

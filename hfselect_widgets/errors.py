@@ -265,6 +265,22 @@ class InvalidESMConfigError(ESMError, ValueError):
         )
 
 
+class ESMNotInitializedError(ESMError, RuntimeError):
+    """An ESM without a map (no architecture or embedding dimension) was used or saved.
+
+    hf-dataset-selector's error of the same name: ``ESM()`` without ``embedding_dim`` or a
+    config that states ``esm_embedding_dim`` has no weights yet.
+    """
+
+    default_message = (
+        "The ESM was not initialized: it has no map yet. Create it with "
+        "ESM(architecture='linear', embedding_dim=D) or load one with ESM.from_pretrained(...)."
+    )
+
+    def __init__(self, details_message: str | None = None):
+        super().__init__(self.default_message + (f" {details_message}" if details_message else ""))
+
+
 class ESMLoadError(ESMError, OSError):
     """An ESM's files are missing, corrupt, non-finite or of the wrong shape."""
 
@@ -419,6 +435,7 @@ __all__ = [
     "PoolingError",
     "ESMError",
     "InvalidESMConfigError",
+    "ESMNotInitializedError",
     "ESMLoadError",
     "ESMDimensionError",
     "ESMBaseModelMismatchError",

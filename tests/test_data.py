@@ -343,11 +343,16 @@ def test_fingerprint_is_a_known_value():
 
 
 def test_rows_metadata_and_underlying_dataset(hub_folder):
-    """__getitem__ gives the clean row; .dataset the raw sampled rows; hfselect's metadata keys."""
+    """__getitem__ gives the raw sampled row (as hfselect); .texts/.labels the clean ones."""
     data = Dataset.from_hugging_face(
         str(hub_folder), "train", "text", "sentiment", num_examples=5, seed=0
     )
-    assert data[0] == {"text": data.texts[0], "label": int(data.labels[0])}
+    assert data[0] == data.dataset[0]
+    assert data[0]["text"] == data.texts[0]
+    assert data[0]["sentiment"] == data.class_names[data.labels[0]]
+    assert data[-1] == data.dataset[4]
+    with pytest.raises(IndexError):
+        data[5]
     assert len(data) == 5 and len(data.dataset) == 5
     assert data.dataset[0]["sentiment"] == data.class_names[data.labels[0]]
     assert data.dataset is data.hf_dataset

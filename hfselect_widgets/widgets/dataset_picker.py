@@ -494,46 +494,51 @@ class DatasetPicker(widgets.VBox):
 
         return DEMO_TARGET_NAME
 
+    def target_request(self):
+        """The choice as the engine's :class:`~hfselect_widgets.engine.requests.TargetRequest`.
+
+        Raises :class:`~hfselect_widgets.errors.DatasetError` (with the form's message) while
+        the choice is incomplete.
+        """
+        from hfselect_widgets.engine.requests import TargetRequest
+
+        if not self.validate():
+            raise DatasetError("The dataset choice is incomplete: " + " ".join(self.problems))
+        source = self.source.value
+        if source == SOURCE_HUB:
+            origin: Any = self.hub_id.value.strip()
+        elif source == SOURCE_UPLOAD:
+            assert self._upload_path is not None
+            origin = self._upload_path
+        elif source == SOURCE_DATAFRAME:
+            # The variable as it is now: the user may have changed it since picking it.
+            origin = self.namespace.get(self.dataframe.value)
+            if not isinstance(origin, pd.DataFrame):
+                raise DatasetError(
+                    f"The variable {self.dataframe.value!r} is no longer a pandas DataFrame: "
+                    "choose another one."
+                )
+        else:
+            origin = None  # the bundled demo target
+        return TargetRequest(
+            source=origin,
+            text_col=self.text_col,
+            label_col=self.label_col.value,
+            split=self.split.value if source == SOURCE_HUB else "train",
+            subset=self.subset.value if source == SOURCE_HUB else None,
+            is_regression=self.is_regression,
+            num_examples=self.num_examples.value or None,
+            seed=self.seed.value,
+            name=self.dataset_name if source in (SOURCE_UPLOAD, SOURCE_DATAFRAME) else None,
+        )
+
     def build_dataset(self) -> Dataset:
         """Load the chosen data with the engine (sampled and cleaned by hfselect's rules).
 
         Raises :class:`~hfselect_widgets.errors.DatasetError` (with the form's message)
         while the choice is incomplete, and the engine's typed errors while loading.
         """
-        if not self.validate():
-            raise DatasetError("The dataset choice is incomplete: " + " ".join(self.problems))
-        common = {
-            "text_col": self.text_col,
-            "label_col": self.label_col.value,
-            "is_regression": self.is_regression,
-            "num_examples": self.num_examples.value or None,
-            "seed": self.seed.value,
-        }
-        source = self.source.value
-        if source == SOURCE_HUB:
-            return Dataset.from_hugging_face(
-                self.hub_id.value.strip(),
-                split=self.split.value,
-                subset=self.subset.value,
-                **common,
-            )
-        if source == SOURCE_UPLOAD:
-            assert self._upload_path is not None
-            return Dataset.from_file(self._upload_path, name=self._upload_path.name, **common)
-        if source == SOURCE_DATAFRAME:
-            # The variable as it is now: the user may have changed it since picking it.
-            frame = self.namespace.get(self.dataframe.value)
-            if not isinstance(frame, pd.DataFrame):
-                raise DatasetError(
-                    f"The variable {self.dataframe.value!r} is no longer a pandas DataFrame: "
-                    "choose another one."
-                )
-            return Dataset.from_pandas(frame, name=self.dataframe.value, **common)
-        from hfselect_widgets.demo import DEMO_TARGET_NAME, DEMO_TARGET_TASK_ID, demo_target_path
-
-        dataset = Dataset.from_file(demo_target_path(), name=DEMO_TARGET_NAME, **common)
-        dataset.metadata["held_out_from"] = DEMO_TARGET_TASK_ID
-        return dataset
+        return self.target_request().load()
 
     def choices(self) -> dict[str, Any]:
         """The current choices as plain values (for logs and reproducible code)."""

@@ -558,6 +558,23 @@ class ESMPoolSelector(widgets.VBox):
 
     # -- the result -----------------------------------------------------------------------------
 
+    def pool_request(self):
+        """The chosen pool as the engine's
+        :class:`~hfselect_widgets.engine.requests.PoolRequest` (resolved by the engine)."""
+        from hfselect_widgets.engine.requests import PoolRequest
+
+        kind = {
+            ESM_SOURCE_HUB: "hub",
+            ESM_SOURCE_FOLDER: "folder",
+            ESM_SOURCE_DEMO: "demo",
+        }[self.esm_source.value]
+        folder = self.esm_folder
+        return PoolRequest(
+            kind=kind,
+            esm_dir=str(folder) if kind == "folder" and folder is not None else None,
+            filters=self._filter_values(),
+        )
+
     def selection(self) -> dict[str, Any]:
         """Keyword arguments for ``compute_task_ranking``: ``model_name`` and the ESM pool.
 

@@ -77,8 +77,10 @@ class RunPanel(widgets.VBox):
         embedding_cache: passed to ``compute_task_ranking`` (default ``True``: re-ranking the
             same data with another pool skips the base model).
         n_jobs: ESMs scored concurrently (engine default when ``None``).
-        ranker: the ranking function (default ``compute_task_ranking``); it receives the
-            dataset, the pool's selection and these settings as keywords.
+        ranker: replaces the engine's ranking (default ``None``:
+            :meth:`RankingRequest.run <hfselect_widgets.engine.requests.RankingRequest.run>` of
+            :meth:`ranking_request`); a function receives the dataset, the pool's selection and
+            these settings as keywords.
 
     Attributes:
         ranking: the last successful :class:`TaskRanking` (``None`` before one).
@@ -105,10 +107,7 @@ class RunPanel(widgets.VBox):
             "embedding_cache": embedding_cache,
             "n_jobs": n_jobs,
         }
-        if ranker is None:
-            from hfselect_widgets.engine.scoring.ranking import compute_task_ranking
-
-            ranker = compute_task_ranking
+        # None: the engine's RankingRequest.run (a function here replaces it, e.g. in tests).
         self.ranker = ranker
         self.ranking: TaskRanking | None = None
         self.task: BackgroundTask | None = None
@@ -198,6 +197,7 @@ class RunPanel(widgets.VBox):
                 self.status.value = message_html("Cannot rank yet: " + " ".join(problems), "error")
                 self._update_buttons()
                 raise ValueError("Cannot rank yet: " + " ".join(problems))
+            request = self.ranking_request()
             selection = self.pool.selection()
             settings = dict(self.settings)
             picker, ranker = self.picker, self.ranker
@@ -208,6 +208,8 @@ class RunPanel(widgets.VBox):
                 self.status.value = message_html(
                     f"Ranking {len(dataset)} examples against {self.pool.describe()}…"
                 )
+                if ranker is None:  # the engine's request layer: load, resolve, rank
+                    return request.run(progress, cancel, dataset=dataset)
                 return ranker(dataset, progress=progress, cancel=cancel, **selection, **settings)
 
             self.errors.clear()
@@ -223,6 +225,21 @@ class RunPanel(widgets.VBox):
         if wait:
             task.wait()
         return task
+
+    def ranking_request(self):
+        """The form as the engine's :class:`~hfselect_widgets.engine.requests.RankingRequest`."""
+        from hfselect_widgets.engine.requests import RankingRequest
+
+        return RankingRequest(
+            target=self.picker.target_request(),
+            pool=self.pool.pool_request(),
+            model=self.pool.model_name or None,
+            batch_size=self.settings["batch_size"],
+            device=self.settings["device_name"] or "auto",
+            embedding_cache=bool(self.settings["embedding_cache"]),
+            n_jobs=self.settings["n_jobs"],
+            hf_api=getattr(self.pool, "hf_api", None),
+        )
 
     def cancel(self) -> None:
         """Stop the running ranking; the panel is usable again at once."""

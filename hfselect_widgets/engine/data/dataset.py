@@ -33,6 +33,7 @@ import json
 import math
 import os
 import re
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -109,10 +110,30 @@ class Dataset:
             keeps it); also available as :attr:`dataset`.
 
     Build one with :meth:`from_hugging_face`, :meth:`from_pandas`, :meth:`from_file` or
-    :meth:`load`; the constructor takes already-clean texts and class ids (handy in tests).
+    :meth:`load`. The constructor has two forms:
+
+    * ``Dataset(texts, labels, is_regression=False, text_col="text", label_col="label",
+      class_names=None, metadata=None, hf_dataset=None)``: already-clean texts and class ids
+      (handy in tests);
+    * hfselect's ``Dataset(dataset, text_col, label_col, is_regression, metadata=None)`` with a
+      ``datasets.Dataset`` (chosen when the first argument is one, or ``dataset=`` is given):
+      the rows are used as they are (no ``-1`` filter, no sampling: that is what
+      :meth:`from_hugging_face` adds), string labels become class ids in sorted order.
+
+    hfselect compatibility: ``dataset[i]`` is the raw row of :attr:`dataset` (``dataset[0]
+    ["<text column>"]``), :meth:`collate_fn` tokenizes rows as hfselect's DataLoaders do, and
+    :meth:`save` / :meth:`from_disk` store a dataset in one file (without pickle).
     """
 
-    def __init__(
+    def __init__(self, *args: Any, **kwargs: Any):
+        """See the class docstring for the two forms."""
+        if _is_hfselect_call(args, kwargs):
+            from hfselect_widgets.engine.data.hfselect_compat import clean_from_hf_dataset
+
+            args, kwargs = (), clean_from_hf_dataset(*args, **kwargs)
+        self._init_clean(*args, **kwargs)
+
+    def _init_clean(
         self,
         texts: Sequence[str],
         labels: Sequence[int] | Sequence[float] | np.ndarray,
@@ -461,10 +482,24 @@ class Dataset:
         if self.hf_dataset is None:
             import datasets
 
+            text_name = self.text_col if isinstance(self.text_col, str) else "text"
+            label_name = self.label_col if self.label_col != text_name else "label"
             self.hf_dataset = datasets.Dataset.from_dict(
-                {"text": self.texts, "label": self.labels.tolist()}
+                {text_name: self.texts, label_name: self.labels.tolist()}
             )
         return self.hf_dataset
+
+    @property
+    def dataset_len(self) -> int:
+        """The number of rows (hfselect's attribute)."""
+        return len(self.texts)
+
+    @property
+    def label_dim(self) -> int:
+        """1 for a regression, else the number of classes (hfselect's attribute)."""
+        if self.is_regression:
+            return 1
+        return max(len(self.class_names or ()), self.num_classes or 0)
 
     @property
     def num_classes(self) -> int | None:
@@ -481,14 +516,55 @@ class Dataset:
     def __len__(self) -> int:
         return len(self.texts)
 
-    def __getitem__(self, index: int) -> dict[str, Any]:
-        """Row ``index`` as ``{"text": str, "label": int | float}`` (joined text, clean label).
+    def __getitem__(self, index: Any) -> Any:
+        """The raw row ``index`` of :attr:`dataset` with its original columns, as in hfselect.
 
-        The raw row with its original columns is ``self.dataset[index]``.
+        E.g. ``dataset[0]["Message"]``; slices and index lists give ``datasets``' dict of
+        columns. The cleaned text and label of row ``i`` are ``texts[i]`` and ``labels[i]``.
         """
-        if not isinstance(index, (int, np.integer)):
-            raise TypeError("Dataset indices must be integers; use .texts / .labels for slices.")
-        return {"text": self.texts[index], "label": self.labels[index].item()}
+        if isinstance(index, (int, np.integer)):
+            index = int(index)
+            if not -len(self) <= index < len(self):
+                raise IndexError(f"Row {index} is out of range for {len(self)} rows.")
+        return self.dataset[index]
+
+    def collate_fn(
+        self,
+        rows: Sequence[Mapping[str, Any]],
+        tokenizer: Any,
+        max_length: int = 128,
+        return_token_type_ids: bool = False,
+    ) -> tuple:
+        """Tokenize raw rows (``dataset[i]``) as hfselect's collate function does.
+
+        Texts joined with ``" [SEP] "``, padded to ``max_length`` and truncated; string labels
+        mapped to their class ids. Returns ``(input_ids, attention_mask, labels)``, or
+        ``(input_ids, attention_mask, token_type_ids, labels)`` with ``return_token_type_ids``.
+        """
+        from hfselect_widgets.engine.data.hfselect_compat import collate_rows
+
+        return collate_rows(self, rows, tokenizer, max_length, return_token_type_ids)
+
+    def save(self, filepath: str | os.PathLike) -> Path:
+        """Write the dataset (raw rows, texts, labels, metadata) to one file; return its path.
+
+        hfselect pickles the whole object with ``torch.save``; this writes a zip of JSON and
+        Arrow instead, which :meth:`from_disk` reads without running any code.
+        """
+        from hfselect_widgets.engine.data.hfselect_compat import save_dataset
+
+        return save_dataset(self, filepath)
+
+    @classmethod
+    def from_disk(cls, filepath: str | os.PathLike, allow_pickle: bool = False) -> Dataset:
+        """Load a dataset written by :meth:`save`.
+
+        A file written by hfselect's ``Dataset.save`` is a pickle, which can run code: it is
+        read only with ``allow_pickle=True`` (and needs ``hfselect`` installed to unpickle).
+        """
+        from hfselect_widgets.engine.data.hfselect_compat import load_dataset_file
+
+        return load_dataset_file(cls, filepath, allow_pickle=allow_pickle)
 
     def __repr__(self) -> str:
         task = "regression" if self.is_regression else f"{self.num_classes} classes"
@@ -518,6 +594,18 @@ class Dataset:
         label_dtype = "<f8" if self.is_regression else "<i8"
         digest.update(np.ascontiguousarray(self.labels, dtype=label_dtype).tobytes())
         return digest.hexdigest()
+
+
+def _is_hfselect_call(args: tuple, kwargs: Mapping[str, Any]) -> bool:
+    """Whether ``Dataset(...)`` was called in hfselect's form (a ``datasets.Dataset`` first)."""
+    if "dataset" in kwargs:
+        return True
+    if not args or "texts" in kwargs:
+        return False
+    datasets = sys.modules.get("datasets")  # not imported: the argument cannot be one of its
+    return datasets is not None and isinstance(
+        args[0], (datasets.Dataset, datasets.IterableDataset)
+    )
 
 
 def _default_metadata(text_col: str | list[str], label_col: str) -> dict[str, Any]:

@@ -7,6 +7,7 @@ _EXPORTS = {
     "DEFAULT_MAX_LENGTH": ".model",
     "BaseModel": ".model",
     "pool": ".model",
+    "get_pooled_output": ".model",
     "detect_pooling": ".model",
     "sentence_transformers_pooling": ".model",
     "resolve_device": ".model",

@@ -122,6 +122,20 @@ def pool(outputs: Any, attention_mask: torch.Tensor, pooling: str) -> torch.Tens
     return torch.sum(hidden * mask, 1) / torch.clamp(mask.sum(1), min=1e-9)
 
 
+def get_pooled_output(
+    base_model: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor
+) -> torch.Tensor:
+    """hfselect's ``get_pooled_output``: run ``base_model`` and pool by :func:`detect_pooling`.
+
+    For BERT, DistilBERT, RoBERTa and sentence-transformers models this is hfselect's rule; other
+    encoders get the rule the ranking uses for them (hfselect raises ``NotImplementedError``).
+    """
+    name = str(getattr(base_model, "name_or_path", "") or "")
+    pooling = detect_pooling(base_model, name, name or None)
+    outputs = base_model(input_ids, attention_mask=attention_mask)
+    return pool(outputs, attention_mask, pooling)
+
+
 def _unknown_pooling_message(pooling: object) -> str:
     return (
         f"Unknown pooling {pooling!r}. Choose one of {', '.join(map(repr, POOLING_METHODS))}, "
@@ -602,6 +616,7 @@ __all__ = [
     "DEFAULT_MAX_LENGTH",
     "BaseModel",
     "pool",
+    "get_pooled_output",
     "detect_pooling",
     "sentence_transformers_pooling",
     "resolve_device",

@@ -273,20 +273,32 @@ def embedding_metadata(dataset: Dataset, base_model: BaseModel) -> dict[str, Any
 
 def create_embedding_dataset(
     dataset: Dataset,
-    base_model: BaseModel,
+    base_model: BaseModel | Any,
     tuned_model: BaseModel | FineTuneResult | Any,
-    *,
+    tokenizer: Any = None,
+    device_name: str | None = None,
+    output_path: str | os.PathLike | None = None,
     batch_size: int = 128,
+    *,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
 ) -> EmbeddingDataset:
     """Embed ``dataset.texts`` with the base and the fine-tuned model.
+
+    hfselect's signature: ``base_model`` and ``tuned_model`` may be transformers encoders with
+    their ``tokenizer`` (moved to ``device_name``, default ``"cpu"``), or ``base_model`` a
+    :class:`BaseModel` (then ``tokenizer`` and ``device_name`` are not needed: its own are
+    used). ``output_path``: also save the pairs there (:meth:`EmbeddingDataset.save`).
 
     Both go through :func:`embedding.embed_texts` with the base model's pooling, tokenizer and
     maximum length, so the pairs are embedded exactly as ranking embeds a target. Progress is
     one ``"embedding"`` stage over both passes (total ``2 N``); ``cancel`` stops between batches.
     The metadata is :func:`embedding_metadata`.
     """
+    if not isinstance(base_model, BaseModel):
+        from hfselect_widgets.engine.training import wrap_base_model
+
+        base_model = wrap_base_model(base_model, tokenizer, device_name or "cpu")
     tuned = as_tuned_base_model(tuned_model, base_model)
     texts = list(dataset.texts)
     total = 2 * len(texts)
@@ -294,7 +306,10 @@ def create_embedding_dataset(
     y = embed_texts(texts, tuned, batch_size, _offset_progress(progress, len(texts), total), cancel)
     if progress is not None:
         progress(STAGE_EMBEDDING, total, total)
-    return EmbeddingDataset(x, y, metadata=embedding_metadata(dataset, base_model))
+    pairs = EmbeddingDataset(x, y, metadata=embedding_metadata(dataset, base_model))
+    if output_path:
+        pairs.save(output_path)
+    return pairs
 
 
 __all__ = [

@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from hfselect_widgets._version import __version__
-from hfselect_widgets.errors import ESMLoadError, InvalidESMConfigError
+from hfselect_widgets.errors import ESMLoadError, ESMNotInitializedError, InvalidESMConfigError
 
 CONFIG_NAME = "config.json"
 SAFETENSORS_NAME = "model.safetensors"
@@ -169,12 +169,17 @@ class ESMConfig:
 
     # -- dict-like access, as hfselect's config offers -------------------------------------
 
-    def get(self, name: str, default: Any = None) -> Any:
-        """The value of ``name`` (a hfselect key or an extra key), else ``default``."""
-        if name in ESM_CONFIG_KEYS or name in ("repo_id", "source"):
-            value = getattr(self, name)
-            return default if value is None and name in ("repo_id", "source") else value
-        return self.extra.get(name, default)
+    def get(self, attr_name: str, default_return_val: Any = None) -> Any:
+        """The value of ``attr_name`` (a hfselect key or an extra key), else ``default_return_val``.
+
+        hfselect's signature and meaning: a hfselect key that is ``None`` gives ``None``.
+        """
+        if attr_name in ESM_CONFIG_KEYS or attr_name in ("repo_id", "source"):
+            value = getattr(self, attr_name)
+            if value is None and attr_name in ("repo_id", "source"):
+                return default_return_val
+            return value
+        return self.extra.get(attr_name, default_return_val)
 
     def __getitem__(self, name: str) -> Any:
         if name in ESM_CONFIG_KEYS:
@@ -274,13 +279,16 @@ class ESMConfig:
         return cls.from_dict(data, repo_id=repo_id, source=repo_id or str(path.parent))
 
     @classmethod
-    def from_pretrained(cls, repo_id_or_path: str | os.PathLike, **hub_kwargs: Any) -> ESMConfig:
+    def from_pretrained(
+        cls, pretrained_model_name_or_path: str | os.PathLike, **hub_kwargs: Any
+    ) -> ESMConfig:
         """Read ``config.json`` from a local ESM folder or a Hub repo (through the HF cache).
 
         ``hub_kwargs`` go to ``huggingface_hub.hf_hub_download`` (``revision``, ``cache_dir``,
-        ``token``, ``local_files_only``).
+        ``token``, ``local_files_only``, ``force_download``), as transformers'
+        ``PretrainedConfig.from_pretrained`` (hfselect's ``ESMConfig``) takes them.
         """
-        path = Path(os.path.expanduser(str(repo_id_or_path)))
+        path = Path(os.path.expanduser(str(pretrained_model_name_or_path)))
         if path.is_dir():
             config_path = path / CONFIG_NAME
             if not config_path.is_file():
@@ -288,8 +296,8 @@ class ESMConfig:
             return cls.from_json_file(config_path)
         from huggingface_hub import hf_hub_download
 
-        repo_id = str(repo_id_or_path)
-        local = hf_hub_download(repo_id, CONFIG_NAME, **hub_kwargs)
+        repo_id = str(pretrained_model_name_or_path)
+        local = hf_hub_download(repo_id, CONFIG_NAME, **_hub_download_kwargs(hub_kwargs))
         return cls.from_json_file(local, repo_id=repo_id)
 
     def save_pretrained(self, save_directory: str | os.PathLike) -> Path:
@@ -300,6 +308,20 @@ class ESMConfig:
         data["hfselect_widgets_version"] = data.get("hfselect_widgets_version") or __version__
         _atomic_write_bytes(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())
         return path
+
+
+# Keywords of older ``PyTorchModelHubMixin.from_pretrained`` versions that huggingface_hub now
+# ignores (and ``hf_hub_download`` no longer accepts): dropped, as the Hub library does.
+_OBSOLETE_HUB_KWARGS = ("resume_download", "proxies")
+
+
+def _hub_download_kwargs(hub_kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """``hub_kwargs`` for ``hf_hub_download``: ``None`` values and obsolete keywords dropped."""
+    return {
+        key: value
+        for key, value in hub_kwargs.items()
+        if value is not None and key not in _OBSOLETE_HUB_KWARGS
+    }
 
 
 def _transformers_defaults() -> dict[str, Any]:
@@ -389,6 +411,7 @@ def resolve_esm_folder(
     from huggingface_hub import hf_hub_download
 
     repo_id = str(repo_id_or_path)
+    hub_kwargs = _hub_download_kwargs(hub_kwargs)
     config_file = Path(hf_hub_download(repo_id, CONFIG_NAME, **hub_kwargs))
     try:
         hf_hub_download(repo_id, SAFETENSORS_NAME, **hub_kwargs)
@@ -437,7 +460,16 @@ class ESM(nn.Module):
     """A linear Embedding Space Map ``y = x W^T + b`` with its :class:`ESMConfig`.
 
     Drop-in for ``hfselect.ESM``: ``ESM(architecture="linear", embedding_dim=D, config=...)``,
-    ``ESM.from_pretrained(repo_id_or_path)``, ``esm(x)``, ``esm.save_pretrained(dir)``.
+    ``ESM.from_pretrained(...)``, ``esm(x)``, ``save_pretrained``, ``push_to_hub``,
+    ``publish``, ``convert_legacy_to_new``, ``create_config``. The dimension comes from
+    ``embedding_dim`` or the config's ``esm_embedding_dim`` (architecture ``"linear"`` unless
+    stated); with neither, the ESM has no map yet, as in hfselect (``is_initialized`` is
+    ``False`` and using it raises :class:`ESMNotInitializedError`).
+
+    Publishing (:meth:`publish`, :meth:`push_to_hub`, ``save_pretrained(push_to_hub=True)``)
+    goes through :func:`~hfselect_widgets.engine.hub.publish.publish_esm`: unlike hfselect,
+    an existing Hub repo is written to only with ``exist_ok=True`` (an empty repo) or
+    ``overwrite=True`` (a repo holding an ESM), and never when it holds anything else.
     """
 
     def __init__(
@@ -452,16 +484,21 @@ class ESM(nn.Module):
         elif not isinstance(config, ESMConfig):
             config = ESMConfig.from_dict(config)
         self.config = config
-        architecture = architecture or config.esm_architecture or "linear"
+        architecture = architecture or config.esm_architecture
         embedding_dim = embedding_dim or config.esm_embedding_dim
+        if architecture is None and embedding_dim is None:
+            # hfselect's ESM() with nothing known: no map until one is loaded or trained.
+            self.model: nn.Linear | None = None
+            return
+        architecture = architecture or "linear"
         if architecture != "linear":
             raise InvalidESMConfigError(
                 f"Unsupported ESM architecture {architecture!r}: only 'linear' exists."
             )
         if embedding_dim is None:
-            raise InvalidESMConfigError(
-                "The ESM's embedding dimension is unknown: pass embedding_dim=... or a config "
-                "with esm_embedding_dim."
+            raise ESMNotInitializedError(
+                "Embedding dimension not provided: pass embedding_dim=... or a config with "
+                "esm_embedding_dim."
             )
         self.config.esm_architecture = architecture
         self.config.esm_embedding_dim = int(embedding_dim)
@@ -471,7 +508,7 @@ class ESM(nn.Module):
 
     @property
     def embedding_dim(self) -> int:
-        return self.model.in_features
+        return self._initialized_model().in_features
 
     @property
     def repo_id(self) -> str | None:
@@ -479,20 +516,28 @@ class ESM(nn.Module):
 
     @property
     def is_initialized(self) -> bool:
-        """Always ``True`` (kept for hfselect compatibility)."""
-        return True
+        """Whether the ESM has a map (``False`` only for ``ESM()`` without a dimension)."""
+        return self.model is not None
 
     @property
     def is_legacy_model(self) -> bool:
         """Always ``False``: legacy layouts are converted while loading."""
         return False
 
+    def convert_legacy_to_new(self) -> None:
+        """hfselect compatibility: nothing to do, legacy ESMs are converted while loading."""
+
     def create_config(self) -> ESMConfig:
         """The ESM's config (hfselect compatibility)."""
         return self.config
 
+    def _initialized_model(self) -> nn.Linear:
+        if self.model is None:
+            raise ESMNotInitializedError()
+        return self.model
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model(x)
+        return self._initialized_model()(x)
 
     def __repr__(self) -> str:
         return (
@@ -515,46 +560,212 @@ class ESM(nn.Module):
         return esm
 
     @classmethod
-    def from_pretrained(cls, repo_id_or_path: str | os.PathLike, **hub_kwargs: Any) -> ESM:
+    def from_pretrained(
+        cls,
+        pretrained_model_name_or_path: str | os.PathLike,
+        *,
+        force_download: bool = False,
+        token: str | bool | None = None,
+        cache_dir: str | os.PathLike | None = None,
+        local_files_only: bool = False,
+        revision: str | None = None,
+        **hub_kwargs: Any,
+    ) -> ESM:
         """Load an ESM from a local folder or a Hub repo id (through the Hugging Face cache).
 
-        Accepts every published layout (``model.*`` and legacy ``sequential.0.*`` tensors,
-        ``model.safetensors`` or ``pytorch_model.bin``). Raises :class:`ESMLoadError` or
-        :class:`InvalidESMConfigError` with the reason when the ESM cannot be used.
-        ``hub_kwargs`` go to ``huggingface_hub.hf_hub_download``.
+        The keywords are ``PyTorchModelHubMixin.from_pretrained``'s (hfselect's ESM); they and
+        ``hub_kwargs`` (e.g. ``subfolder``) go to ``huggingface_hub.hf_hub_download`` and are
+        not used for a local folder. Accepts every published layout (``model.*`` and legacy
+        ``sequential.0.*`` tensors, ``model.safetensors`` or ``pytorch_model.bin``). Raises
+        :class:`ESMLoadError` or :class:`InvalidESMConfigError` with the reason when the ESM
+        cannot be used.
         """
-        folder, repo_id = resolve_esm_folder(repo_id_or_path, **hub_kwargs)
+        folder, repo_id = resolve_esm_folder(
+            pretrained_model_name_or_path,
+            force_download=force_download,
+            token=token,
+            cache_dir=cache_dir,
+            local_files_only=local_files_only,
+            revision=revision,
+            **hub_kwargs,
+        )
         return cls.from_folder(folder, repo_id=repo_id)
 
-    def save_pretrained(self, save_directory: str | os.PathLike, **_ignored: Any) -> Path:
+    def save_pretrained(
+        self,
+        save_directory: str | os.PathLike,
+        *,
+        config: ESMConfig | Mapping[str, Any] | None = None,
+        repo_id: str | None = None,
+        push_to_hub: bool = False,
+        model_card_kwargs: Mapping[str, Any] | None = None,
+        **push_to_hub_kwargs: Any,
+    ) -> Any:
         """Write ``config.json`` and ``model.safetensors`` in hfselect's format.
 
         Like hfselect, this replaces the files of an ESM already in ``save_directory``; each file
-        is written atomically, so a crash never leaves a half-written ESM.
+        is written atomically, so a crash never leaves a half-written ESM. ``config`` (an
+        :class:`ESMConfig` or a dict) is written instead of the ESM's own config.
+
+        With ``push_to_hub=True`` the folder is then published as ``repo_id`` (default: the
+        folder's name, as huggingface_hub does) through :meth:`push_to_hub`;
+        ``push_to_hub_kwargs`` go there (``token``, ``private``, ``commit_message``,
+        ``exist_ok``, ``overwrite``, ``hf_api``). Returns the folder, or the
+        :class:`~hfselect_widgets.engine.hub.publish.PublishResult` when pushing.
         """
         from safetensors.torch import save
 
+        model = self._initialized_model()
+        written = self.config if config is None else _as_config(config)
         folder = Path(save_directory)
         folder.mkdir(parents=True, exist_ok=True)
-        if self.config.version == LEGACY_FORMAT_VERSION or not self.config.version:
+        if written.version == LEGACY_FORMAT_VERSION or not written.version:
             # We write the model.* layout, which hfselect only reads for non-legacy versions.
-            self.config.version = FORMAT_VERSION
-        self.config.esm_architecture = "linear"
-        self.config.esm_embedding_dim = self.embedding_dim
+            written.version = FORMAT_VERSION
+        written.esm_architecture = "linear"
+        written.esm_embedding_dim = self.embedding_dim
         tensors = {
-            "model.weight": self.model.weight.detach().cpu().contiguous(),
-            "model.bias": self.model.bias.detach().cpu().contiguous(),
+            "model.weight": model.weight.detach().cpu().contiguous(),
+            "model.bias": model.bias.detach().cpu().contiguous(),
         }
         _atomic_write_bytes(folder / SAFETENSORS_NAME, save(tensors, metadata={"format": "pt"}))
-        self.config.save_pretrained(folder)
-        return folder
+        written.save_pretrained(folder)
+        if not push_to_hub:
+            return folder
+        saved = ESM.from_folder(folder)
+        return saved.push_to_hub(
+            repo_id or folder.resolve().name,
+            model_card_kwargs=model_card_kwargs,
+            **push_to_hub_kwargs,
+        )
+
+    def push_to_hub(
+        self,
+        repo_id: str,
+        *,
+        config: ESMConfig | Mapping[str, Any] | None = None,
+        commit_message: str | None = None,
+        private: bool | None = None,
+        token: str | None = None,
+        exist_ok: bool = False,
+        overwrite: bool = False,
+        hf_api: Any = None,
+        **unsupported: Any,
+    ) -> Any:
+        """Upload the ESM (config, weights and a model card) to the Hub repo ``repo_id``.
+
+        ``PyTorchModelHubMixin.push_to_hub``'s keywords, through
+        :func:`~hfselect_widgets.engine.hub.publish.publish_esm` and its checks: an existing
+        repo needs ``exist_ok=True`` (empty) or ``overwrite=True`` (holding an ESM). ``branch``,
+        ``create_pr``, ``allow_patterns``, ``ignore_patterns``, ``delete_patterns`` and
+        ``model_card_kwargs`` are refused (one commit to ``main`` with the card built from the
+        config). ``config`` replaces the ESM's own config for this upload. Returns a
+        :class:`~hfselect_widgets.engine.hub.publish.PublishResult`.
+        """
+        from hfselect_widgets.engine.hub.publish import publish_esm
+        from hfselect_widgets.errors import PublishError
+
+        given = sorted(name for name, value in unsupported.items() if value is not None)
+        if given:
+            raise PublishError(
+                f"push_to_hub does not support {', '.join(given)}: an ESM is published as one "
+                "commit to the main branch, with a model card built from its config."
+            )
+        esm = self if config is None else self._with_config(_as_config(config))
+        return publish_esm(
+            esm,
+            repo_id,
+            token=token,
+            private=bool(private),
+            exist_ok=exist_ok,
+            overwrite=overwrite,
+            commit_message=commit_message,
+            hf_api=hf_api,
+        )
+
+    def publish(
+        self,
+        repo_id: str,
+        config: ESMConfig | Mapping[str, Any] | None = None,
+        *,
+        token: str | None = None,
+        private: bool = False,
+        exist_ok: bool = False,
+        overwrite: bool = False,
+        commit_message: str | None = None,
+        hf_api: Any = None,
+    ) -> Any:
+        """Publish the ESM to the Hub with a model card (hfselect's ``ESM.publish``).
+
+        ``config`` (an :class:`ESMConfig` or a dict) replaces the ESM's config for the upload;
+        it must name the base model and the task (:class:`InvalidESMConfigError` otherwise).
+        The rest as in :meth:`push_to_hub`; returns its
+        :class:`~hfselect_widgets.engine.hub.publish.PublishResult`.
+        """
+        return self.push_to_hub(
+            repo_id,
+            config=config,
+            commit_message=commit_message,
+            private=private,
+            token=token,
+            exist_ok=exist_ok,
+            overwrite=overwrite,
+            hf_api=hf_api,
+        )
+
+    def to_disk(self, filepath: str | os.PathLike) -> Path:
+        """Write the weights alone (``model.weight``/``model.bias``) to a safetensors file.
+
+        From hf-dataset-selector before 0.2 (its tutorial 3 still calls it); the file holds no
+        config: use :meth:`save_pretrained` for an ESM others can load and rank with.
+        """
+        from safetensors.torch import save
+
+        weight, bias = self.weights()
+        path = Path(filepath)
+        tensors = {"model.weight": weight.contiguous(), "model.bias": bias.contiguous()}
+        _atomic_write_bytes(path, save(tensors, metadata={"format": "pt"}))
+        return path
+
+    @classmethod
+    def from_disk(cls, filepath: str | os.PathLike, device_name: str = "cpu") -> ESM:
+        """Load weights written by :meth:`to_disk` (any layout :func:`read_esm_weights` reads).
+
+        The ESM gets an empty config; ``.bin``/``.pt`` files are read with
+        ``weights_only=True``.
+        """
+        weight, bias = read_esm_weights(filepath)
+        esm = cls(architecture="linear", embedding_dim=weight.shape[0])
+        with torch.no_grad():
+            esm.model.weight.copy_(weight)
+            esm.model.bias.copy_(bias)
+        return esm.to(torch.device(device_name))
+
+    def _with_config(self, config: ESMConfig) -> ESM:
+        """A copy of this ESM's weights with ``config`` (the original is not changed)."""
+        copy = ESM(architecture="linear", embedding_dim=self.embedding_dim, config=config)
+        weight, bias = self.weights()
+        with torch.no_grad():
+            copy.model.weight.copy_(weight)
+            copy.model.bias.copy_(bias)
+        return copy
 
     def weights(self) -> tuple[torch.Tensor, torch.Tensor]:
         """``(W, b)`` as detached float32 CPU tensors."""
+        model = self._initialized_model()
         return (
-            self.model.weight.detach().to("cpu", torch.float32),
-            self.model.bias.detach().to("cpu", torch.float32),
+            model.weight.detach().to("cpu", torch.float32),
+            model.bias.detach().to("cpu", torch.float32),
         )
+
+
+def _as_config(config: ESMConfig | Mapping[str, Any]) -> ESMConfig:
+    """An :class:`ESMConfig` from an ``ESMConfig`` (a fresh copy) or a dict."""
+    if isinstance(config, ESMConfig):
+        return ESMConfig.from_dict(config.to_dict(), repo_id=config.repo_id, source=config.source)
+    if isinstance(config, Mapping):
+        return ESMConfig.from_dict(config)
+    raise TypeError(f"config must be an ESMConfig or a dict, got {type(config).__name__}.")
 
 
 def esm_file_size(folder: str | os.PathLike) -> int:

@@ -12,6 +12,7 @@ _EXPORTS = {
     "task_metrics": ".finetune",
     "validation_split": ".finetune",
     "OPTIMIZERS": ".finetune",
+    "Trainer": ".trainer_base",
     "ESMTrainer": ".train",
     "TrainedESM": ".train",
     "TrainingQualityWarning": ".train",
