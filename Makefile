@@ -1,4 +1,5 @@
 # The two commands of the README: `make demo` and `make test`. Each sets up what it needs.
+# `make docs` builds the documentation site into site/ (also part of `make test`).
 # torch is pinned to the CPU build here (pyproject.toml leaves it open for Colab/GPU users):
 # it must be installed before anything that depends on torch, or pip pulls a multi-GB CUDA build.
 PYTHON ?= python3
@@ -14,7 +15,7 @@ ifneq ($(strip $(NO_BROWSER)),)
 PYTEST_BROWSER_FLAG := --no-browser
 endif
 
-.PHONY: setup chromium test lint test-ipywidgets7 demo benchmark clean
+.PHONY: setup chromium test lint docs docs-serve test-ipywidgets7 demo benchmark clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +23,7 @@ $(PY):
 $(STAMP): pyproject.toml Makefile | $(PY)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet "$(TORCH_PIN)"
-	$(PY) -m pip install --quiet -e ".[test,demo,browser]"
+	$(PY) -m pip install --quiet -e ".[test,demo,browser,docs]"
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -41,9 +42,18 @@ lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-# Everything: lint, the unit, notebook and real-browser tests, then the widget tests again on
-# ipywidgets 7.7 (the lower bound we support: Google Colab) in a second venv.
-test: setup lint chromium
+# The documentation site (mkdocs.yml, docs/): strict, so a broken reference or a docstring
+# name that no longer resolves fails the build. Offline: no plugin fetches anything.
+MKDOCS := NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs
+docs: setup
+	$(MKDOCS) build --strict
+
+docs-serve: setup
+	$(MKDOCS) serve --strict
+
+# Everything: lint, the docs build, the unit, notebook and real-browser tests, then the widget
+# tests again on ipywidgets 7.7 (the lower bound we support: Google Colab) in a second venv.
+test: setup lint docs chromium
 	$(VENV)/bin/pytest $(PYTEST_BROWSER_FLAG) $(PYTEST_ARGS)
 	$(MAKE) test-ipywidgets7
 
@@ -57,4 +67,4 @@ benchmark: setup
 	$(PY) benchmarks/compare_hfselect.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .venv-ipywidgets7 .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-ipywidgets7 .pytest_cache .ruff_cache site

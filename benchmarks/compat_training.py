@@ -66,7 +66,7 @@ def _ours_make(job: dict) -> dict:
 
     from hfselect_widgets.engine.embedding.pairs import EmbeddingDataset
     from hfselect_widgets.engine.esm.format import ESM
-    from hfselect_widgets.engine.training.train import ESMTrainer
+    from hfselect_widgets.engine.training.trainer import ESMTrainer
 
     torch.manual_seed(0)
     work = Path(job["work"])

@@ -88,10 +88,9 @@ def load_split(data_dir: Path, info: dict, split: str, rows: int | None, seed: i
 
 
 def atomic_json(path: Path, data) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(path.suffix + ".tmp")
-    temporary.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
-    os.replace(temporary, path)
+    from hfselect_widgets.engine._io import write_json
+
+    write_json(path, data, indent=1, sort_keys=True)
 
 
 # --- stage 1: ESMs ----------------------------------------------------------------------------
@@ -240,101 +239,82 @@ def stage_scores(args, info) -> None:
     atomic_json(args.results / "scores.json", scores)
 
 
+def stage_rankers(args, info) -> None:
+    """Every other ranker on the embeddings the ``scores`` stage kept (seconds, no model)."""
+    import numpy as np
+    import torch
+
+    from hfselect_widgets.engine.scoring.rankers import (
+        ESM_LOGME,
+        NEEDS_FEATURES,
+        RANKERS,
+        SOURCE_EMBEDDING_KEY,
+        make_scorer,
+        mean_embedding,
+        rank_fusion,
+    )
+    from hfselect_widgets.engine.scoring.ranking import ESMHandle
+
+    esms = {}
+    for name in args.sources:
+        folder = args.workdir / "esms" / name
+        if not (folder / "config.json").is_file():
+            continue
+        config, weight, bias = ESMHandle.from_folder(folder).load()
+        if config.get(SOURCE_EMBEDDING_KEY) is None:
+            # ESMs trained before the key existed: the same mean, from the kept pairs.
+            pairs = np.load(args.workdir / "pairs" / f"{name}.npz")
+            config.update({SOURCE_EMBEDDING_KEY: mean_embedding(pairs["x"])})
+        esms[name] = (config, weight, bias)
+    path = args.results / "scores.json"
+    scores = json.loads(path.read_text())
+    regression = {n: i.get("task_type") == "regression" for n, i in info.items()}
+    for sample_path in sorted((args.workdir / "embeddings").glob("*.npz")):
+        kind, name = sample_path.stem.split("_", 1)
+        key = f"{kind}:{name}"
+        data = np.load(sample_path)
+        x, y = data["x"], data["y"]
+        scorers = {
+            ranker: make_scorer(ranker, x, y, regression.get(name, False)) for ranker in RANKERS
+        }
+        tensor = torch.as_tensor(x, dtype=torch.float32)
+        for source, (config, weight, bias) in esms.items():
+            features = torch.nn.functional.linear(tensor, weight, bias).numpy()
+            for ranker, scorer in scorers.items():
+                value = scorer(features if ranker in NEEDS_FEATURES else None, config)
+                scores.setdefault(ranker, {}).setdefault(key, {})[source] = float(value)
+        log(f"rankers: {key}")
+    fused = {
+        "fusion (logme-permutation + knn + textemb)": ("logme-permutation", "knn", "textemb"),
+        "fusion (esm-logme + textemb)": (ESM_LOGME, "textemb"),
+    }
+    for fusion, members in fused.items():
+        scores[fusion] = {
+            key: rank_fusion({m: scores[m][key] for m in members}) for key in scores[ESM_LOGME]
+        }
+    atomic_json(path, scores)
+
+
 # --- stage 4: the report ----------------------------------------------------------------------
 
 
 def stage_report(args, info) -> None:
-    from hfselect_widgets.engine.evaluation import (
-        TransferStore,
-        evaluate,
-        evaluate_random,
-        score_correlation,
-        self_retrieval,
-        static_scores,
-        static_transfer_scores,
-        summarize,
-    )
+    from hfselect_widgets.engine.evaluation import report_from_results
 
-    store = TransferStore(args.results / "transfer.jsonl")
-    truth = store.truth()
-    all_scores = json.loads((args.results / "scores.json").read_text())
-    report: dict = {"rankers": {}, "truth": {}, "self_retrieval": {}}
-    complete = {}
-    for target, by_source in truth.items():
-        seeds = {s for v in by_source.values() for s in v}
-        complete[target] = {"sources": len(by_source) - 1, "seeds": sorted(seeds)}
-    report["truth"] = complete
-    rankers = {}
-    for ranker, table in all_scores.items():
-        targets = {k.split(":", 1)[1]: v for k, v in table.items() if k.startswith("target:")}
-        rankers[ranker] = targets
-        selfs = {k.split(":", 1)[1]: v for k, v in table.items() if k.startswith("self:")}
-        results = self_retrieval(selfs)
-        report["self_retrieval"][ranker] = {
-            **summarize(results),
-            "ranks": {r.sample: r.rank for r in results},
-        }
-        report.setdefault("score_correlation", {})[ranker] = score_correlation(targets)
-    rankers["static (mean score)"] = static_scores(rankers["esm-logme"])
-    rankers["static (mean transfer)"] = static_transfer_scores(truth)
-    truth = {t: v for t, v in truth.items() if t in rankers["esm-logme"]}
-    for name, table in rankers.items():
-        summary = evaluate(table, truth, num_bootstrap=args.bootstrap)
-        report["rankers"][name] = {k: v.to_dict() for k, v in summary.items()}
-    summary = evaluate_random(truth, draws=100)
-    report["rankers"]["random"] = {k: v.to_dict() for k, v in summary.items()}
-    gains = {}
-    for target, by_source in truth.items():
-        from hfselect_widgets.engine.evaluation import NO_TRANSFER
-
-        base = by_source.get(NO_TRANSFER, {})
-        base_mean = sum(base.values()) / len(base) if base else float("nan")
-        best = max((sum(v.values()) / len(v), s) for s, v in by_source.items() if s != NO_TRANSFER)
-        gains[target] = {"no_transfer": base_mean, "best_source": best[1], "best": best[0]}
-    report["targets"] = gains
-    atomic_json(args.results / "report.json", report)
-    lines = [
-        "| ranker | regret@1 | regret@3 | regret@5 | NDCG@3 | Spearman | Kendall | hit@3 |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for name, metrics in report["rankers"].items():
-
-        def cell(key, metrics=metrics):
-            m = metrics[key]
-            return f"{m['mean']:.2f} [{m['low']:.2f}, {m['high']:.2f}]"
-
-        lines.append(
-            f"| {name} | {cell('regret@1')} | {cell('regret@3')} | {cell('regret@5')} | "
-            f"{cell('ndcg@3')} | {cell('spearman')} | {cell('kendall')} | {cell('hit@3')} |"
-        )
-    lines += [
-        "",
-        "| target | no transfer | best source | best | seeds | sources |",
-        "|---|---|---|---|---|---|",
-    ]
-    for target, g in gains.items():
-        c = complete[target]
-        lines.append(
-            f"| {target} | {g['no_transfer']:.4f} | {g['best_source']} | {g['best']:.4f} | "
-            f"{len(c['seeds'])} | {c['sources']} |"
-        )
-    for ranker, s in report["self_retrieval"].items():
-        lines += [
-            "",
-            f"Self-retrieval ({ranker}): {s['hit_rate'] * 100:.0f}% of {s['count']} ESMs rank "
-            f"first for a held-out sample of their own data; mean rank {s['mean_rank']:.2f}; "
-            f"misses: {s['misses']}",
-        ]
-    for ranker, c in report["score_correlation"].items():
-        lines.append(
-            f"\nScore correlation between targets ({ranker}): mean Spearman {c['mean']:.2f} "
-            f"(min {c['min']:.2f}, max {c['max']:.2f}, {c['pairs']} pairs)"
-        )
-    (args.results / "report.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    report = report_from_results(args.results, num_bootstrap=args.bootstrap)
+    report.save(args.results / "report.json")
+    report.save(args.results / "report.md")
+    report.save(args.results / "report.csv")
+    print(report.to_markdown())
 
 
-STAGES = {"esms": stage_esms, "scores": stage_scores, "truth": stage_truth, "report": stage_report}
+STAGES = {
+    "esms": stage_esms,
+    "scores": stage_scores,
+    "rankers": stage_rankers,
+    "truth": stage_truth,
+    "report": stage_report,
+}
 
 
 def main(argv=None) -> int:

@@ -26,8 +26,8 @@ _EXPORTS = {
     "compute_task_ranking": "hfselect_widgets.engine.scoring.ranking",
     "compute_scores": "hfselect_widgets.engine.scoring.ranking",
     "find_esm_repo_ids": "hfselect_widgets.engine.hub.discovery",
-    "fetch_esms": "hfselect_widgets.engine.hub.discovery",
-    "fetch_esm_configs": "hfselect_widgets.engine.hub.discovery",
+    "fetch_esms": "hfselect_widgets.engine.hub.download",
+    "fetch_esm_configs": "hfselect_widgets.engine.hub.download",
     "get_esm_coverage": "hfselect_widgets.engine.hub.discovery",
     "ESMIndex": "hfselect_widgets.engine.esm.index",
     "LogME": "hfselect_widgets.engine.scoring.logme",
@@ -35,7 +35,7 @@ _EXPORTS = {
     "App": "hfselect_widgets.widgets.app",
     "ResultsExplorer": "hfselect_widgets.widgets.results",
     "train_esm": "hfselect_widgets.engine.training.train",
-    "ESMTrainer": "hfselect_widgets.engine.training.train",
+    "ESMTrainer": "hfselect_widgets.engine.training.trainer",
     "publish_esm": "hfselect_widgets.engine.hub.publish",
     "FineTuneConfig": "hfselect_widgets.engine.training.finetune",
     # hf-dataset-selector 0.2.1's other top-level names
@@ -113,19 +113,19 @@ if TYPE_CHECKING:  # pragma: no cover
     from hfselect_widgets.engine.esm.format import ESM, ESMConfig
     from hfselect_widgets.engine.esm.index import ESMIndex
     from hfselect_widgets.engine.hub.discovery import (
-        fetch_esm_configs,
-        fetch_esms,
         find_esm_model_infos,
         find_esm_repo_ids,
         get_esm_coverage,
     )
+    from hfselect_widgets.engine.hub.download import fetch_esm_configs, fetch_esms
     from hfselect_widgets.engine.hub.publish import publish_esm
     from hfselect_widgets.engine.progress import TqdmProgress
     from hfselect_widgets.engine.scoring.logme import LogME
     from hfselect_widgets.engine.scoring.ranking import compute_scores, compute_task_ranking
     from hfselect_widgets.engine.scoring.result import TaskRanking
     from hfselect_widgets.engine.training.finetune import FineTuneConfig
-    from hfselect_widgets.engine.training.train import ESMTrainer, train_esm
+    from hfselect_widgets.engine.training.train import train_esm
+    from hfselect_widgets.engine.training.trainer import ESMTrainer
     from hfselect_widgets.errors import ESMNotInitializedError, InvalidESMConfigError
     from hfselect_widgets.setup_logger import logger
     from hfselect_widgets.widgets.app import App

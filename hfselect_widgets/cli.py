@@ -422,8 +422,8 @@ def run_demo(args: argparse.Namespace) -> int:
 def run_train(args: argparse.Namespace) -> int:
     from hfselect_widgets.engine.model_ids import DEMO_MODEL
     from hfselect_widgets.engine.progress import TqdmProgress
+    from hfselect_widgets.engine.training import TrainingQualityWarning, train_esm
     from hfselect_widgets.engine.training.finetune import FineTuneConfig
-    from hfselect_widgets.engine.training.train import TrainingQualityWarning, train_esm
 
     dataset = _load_dataset(args)
     finetune = FineTuneConfig(

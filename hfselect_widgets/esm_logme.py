@@ -3,7 +3,8 @@
 from hfselect_widgets.engine.data.dataset import Dataset
 from hfselect_widgets.engine.embedding.model import get_pooled_output
 from hfselect_widgets.engine.esm.format import ESM
-from hfselect_widgets.engine.hub.discovery import fetch_esms, find_esm_repo_ids
+from hfselect_widgets.engine.hub.discovery import find_esm_repo_ids
+from hfselect_widgets.engine.hub.download import fetch_esms
 from hfselect_widgets.engine.scoring.logme import LogME
 from hfselect_widgets.engine.scoring.ranking import compute_scores, compute_task_ranking
 from hfselect_widgets.engine.scoring.result import TaskRanking

@@ -11,7 +11,7 @@ import html
 import os
 from pathlib import Path
 
-from hfselect_widgets.engine.esm.format import _atomic_write_bytes
+from hfselect_widgets.engine._io import atomic_write
 from hfselect_widgets.engine.scoring.result import TaskRanking
 
 _BAR_HEIGHT = 22
@@ -91,5 +91,5 @@ def write_ranking_html(
 ) -> Path:
     """Write :func:`ranking_html` atomically to ``path``; return the path."""
     path = Path(path)
-    _atomic_write_bytes(path, ranking_html(ranking, top, title).encode("utf-8"))
+    atomic_write(path, ranking_html(ranking, top, title))
     return path

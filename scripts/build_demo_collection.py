@@ -545,7 +545,7 @@ def build_esm(
         if missing:
             raise RuntimeError(f"train_esm did not record {missing} in {source.name}'s config")
         for path in staging.iterdir():
-            path.chmod(0o644)  # package data: readable by everyone (temp files are 0600)
+            path.chmod(0o644)  # package data: readable by everyone, whatever the umask
         if final.exists():
             shutil.rmtree(final)
         os.replace(staging, final)

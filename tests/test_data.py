@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hfselect_widgets.engine.data.dataset import (
+from hfselect_widgets.engine.data import (
     TEXT_SEPARATOR,
     ColumnSuggestion,
     Dataset,

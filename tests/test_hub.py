@@ -1,4 +1,4 @@
-"""ESMs from the Hub (engine/hub.py) and the on-disk ESM config index (engine/esm_index.py).
+"""ESMs from the Hub (engine/hub/) and the on-disk ESM config index (engine/esm/index.py).
 
 Nothing reaches the network: discovery goes through ``FakeHfApi`` and files through a
 pre-filled Hugging Face cache with ``HF_HUB_OFFLINE=1`` (set in conftest).
@@ -22,16 +22,18 @@ from esm_factory import (
 
 from hfselect_widgets.engine.esm.format import ESMConfig, expected_weights_bytes
 from hfselect_widgets.engine.esm.index import ESMIndex, index_path
-from hfselect_widgets.engine.hub import discovery as hub
+from hfselect_widgets.engine.hub import download as hub
 from hfselect_widgets.engine.hub.discovery import (
+    find_esm_model_infos,
+    find_esm_repo_ids,
+    get_esm_coverage,
+)
+from hfselect_widgets.engine.hub.download import (
     DownloadPlan,
     FetchReport,
     download_esm_folders,
     fetch_esm_configs,
     fetch_esms,
-    find_esm_model_infos,
-    find_esm_repo_ids,
-    get_esm_coverage,
     plan_download,
 )
 from hfselect_widgets.engine.progress import STAGE_DOWNLOAD, STAGE_METADATA

@@ -22,10 +22,9 @@ from safetensors.torch import load_file
 
 from hfselect_widgets.engine.esm.format import ESM
 from hfselect_widgets.engine.hub import publish as publish_module
+from hfselect_widgets.engine.hub.card import build_model_card, card_metadata_from_readme
 from hfselect_widgets.engine.hub.publish import (
     PublishResult,
-    build_model_card,
-    card_metadata_from_readme,
     publish_esm,
     resolve_token,
     stage_upload_folder,

@@ -27,7 +27,9 @@ from hfselect_widgets.engine.esm.format import ESM, ESM_CONFIG_KEYS, ESMConfig
 from hfselect_widgets.engine.progress import STAGE_EMBEDDING, STAGE_TRAINING
 from hfselect_widgets.engine.training import train as trainer_module
 from hfselect_widgets.engine.training.finetune import FineTuneConfig, fine_tune
-from hfselect_widgets.engine.training.train import ESMTrainer, train_esm, write_folder_atomically
+from hfselect_widgets.engine.training.output import write_folder_atomically
+from hfselect_widgets.engine.training.train import train_esm
+from hfselect_widgets.engine.training.trainer import ESMTrainer
 from hfselect_widgets.errors import (
     EmbeddingDatasetError,
     OutputExistsError,
@@ -289,10 +291,10 @@ def test_a_failure_mid_write_leaves_no_half_written_folder(tmp_path):
 def test_a_failed_overwrite_keeps_the_old_esm(model_dir, dataset, tmp_path, monkeypatch):
     """train_esm failing after the weights were written leaves the old folder as it was."""
 
-    def broken(path, data):
+    def broken(path, data, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(trainer_module, "_write_json", broken)  # train_info.json comes last
+    monkeypatch.setattr(trainer_module, "write_json", broken)  # train_info.json comes last
     old = tmp_path / "old"
     old.mkdir()
     (old / "config.json").write_text("{}")

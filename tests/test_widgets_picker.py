@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from esm_factory import FakeHfApi, fill_hf_cache, write_esm
 
-from hfselect_widgets.engine.data.dataset import TEXT_SEPARATOR
+from hfselect_widgets.engine.data.sampling import TEXT_SEPARATOR
 from hfselect_widgets.engine.esm.format import ESMConfig
 from hfselect_widgets.engine.esm.index import ESMIndex
 from hfselect_widgets.errors import DatasetError

@@ -10,7 +10,8 @@ Sub-packages, one concept per module:
 * ``training``: fine-tuning with validation, ``train_esm``, hfselect's ``ESMTrainer``
 * ``evaluation``: retrieval checks, real-transfer ground truth, ranking-quality metrics
 
-Shared contracts: ``progress`` (callbacks and cancellation), ``model_ids`` (model identity),
-``cache_dir``; the typed errors live in :mod:`hfselect_widgets.errors`. The engine never imports
+Shared contracts: ``progress`` (callbacks and cancellation), ``model_ids`` (Hub id or local
+path, model identity), ``cache_dir``, ``_io`` (the one atomic file writer and JSON serialiser);
+the typed errors live in :mod:`hfselect_widgets.errors`. The engine never imports
 the front ends (``widgets``, ``magics``, ``cli``).
 """

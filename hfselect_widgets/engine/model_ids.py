@@ -1,4 +1,7 @@
-"""Base-model identity: which names denote the same model, and where a model can be loaded from.
+"""Names of models and datasets: Hub id or local path, which ids are the same model, where to load.
+
+:func:`looks_like_path` and :func:`is_hub_id` are the engine's one rule for telling a local path
+from a Hub id (models, datasets, ESM repos); :func:`is_local_path` says whether a folder exists.
 
 ESMs record the Hub id of the base model they were trained for (``base_model_name``). The Hub
 renamed many legacy ids (``bert-base-multilingual-uncased`` is now
@@ -14,6 +17,7 @@ have it, so the demo and the tests work offline.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 DEFAULT_HUB_MODEL = "bert-base-multilingual-uncased"
@@ -67,6 +71,39 @@ def same_model(a: str, b: str) -> bool:
 def is_local_path(name: str | os.PathLike) -> bool:
     """Whether ``name`` is an existing local folder (rather than a Hub id)."""
     return Path(os.path.expanduser(str(name))).is_dir()
+
+
+def looks_like_path(name: str | os.PathLike) -> bool:
+    """Whether ``name`` is written as a local path, whether or not it exists.
+
+    A Hub id is ``name`` or ``namespace/name``; a name that starts with ``/``, ``./``, ``../`` or
+    ``~``, is absolute, holds a backslash or more than one ``/``, or starts with a drive letter
+    is a path (so a typo in it is reported as a missing folder, not looked up on the Hub).
+    """
+    name = os.fspath(name)
+    return (
+        name.startswith(("/", "./", "../", "~"))
+        or os.path.isabs(name)
+        or "\\" in name
+        or name.count("/") > 1
+        or bool(_DRIVE.match(name))
+    )
+
+
+_DRIVE = re.compile(r"^[A-Za-z]:")
+
+
+def is_hub_id(name: object) -> bool:
+    """Whether ``name`` is a syntactically valid Hub repo id (``name`` or ``namespace/name``)."""
+    if not isinstance(name, str) or not name:
+        return False
+    from huggingface_hub.utils import validate_repo_id
+
+    try:
+        validate_repo_id(name)
+    except Exception:  # HFValidationError: not an id (e.g. a local path)
+        return False
+    return True
 
 
 def packaged_minilm_path() -> Path | None:

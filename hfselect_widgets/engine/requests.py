@@ -268,7 +268,7 @@ class RankingRequest:
         self, progress: ProgressCallback | None = None, cancel: CancelToken | None = None
     ) -> ResolvedPool:
         """The base model and the ESMs to score, filters applied."""
-        from hfselect_widgets.engine.model_ids import DEFAULT_HUB_MODEL, DEMO_MODEL
+        from hfselect_widgets.engine.model_ids import DEFAULT_HUB_MODEL, DEMO_MODEL, is_local_path
 
         self.pool.validate()
         pool, model = self.pool, self.model
@@ -276,7 +276,7 @@ class RankingRequest:
             return ResolvedPool(model=model, esms=list(pool.esms or []), size=len(pool.esms or []))
         if pool.kind == "list":
             items = [str(e) for e in pool.esms or []]
-            local = [e for e in items if Path(os.path.expanduser(e)).is_dir()]
+            local = [e for e in items if is_local_path(e)]
             if model is None and local and len(local) == len(items):
                 from hfselect_widgets.engine.esm.folder import common_base_model
 

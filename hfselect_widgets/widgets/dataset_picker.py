@@ -1,6 +1,6 @@
 """Pick the target (or training) dataset: a Hub id, an uploaded file, a DataFrame or the demo.
 
-:class:`DatasetPicker` is a form over :mod:`hfselect_widgets.engine.data.dataset`: it reads a Hub
+:class:`DatasetPicker` is a form over :mod:`hfselect_widgets.engine.data`: it reads a Hub
 dataset's subsets, splits and columns from its metadata (``inspect_hub_dataset``, no data
 download), suggests the text column(s), the label column and the task type
 (``suggest_columns``), lets the user override them, and builds the engine's ``Dataset`` with
@@ -22,7 +22,7 @@ import ipywidgets as widgets
 import pandas as pd
 import traitlets
 
-from hfselect_widgets.engine.data.dataset import (
+from hfselect_widgets.engine.data import (
     FILE_FORMATS,
     ColumnSuggestion,
     Dataset,

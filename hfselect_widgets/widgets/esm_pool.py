@@ -24,7 +24,8 @@ import traitlets
 from hfselect_widgets.engine.esm.folder import read_esm_folder_configs
 from hfselect_widgets.engine.esm.format import ESMConfig
 from hfselect_widgets.engine.esm.index import ESMIndex
-from hfselect_widgets.engine.hub.discovery import DownloadPlan, get_esm_coverage, plan_download
+from hfselect_widgets.engine.hub.discovery import get_esm_coverage
+from hfselect_widgets.engine.hub.download import DownloadPlan, plan_download
 from hfselect_widgets.engine.model_ids import (
     DEFAULT_HUB_MODEL,
     DEMO_MODEL,

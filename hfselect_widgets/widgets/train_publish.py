@@ -372,7 +372,7 @@ class TrainPublishPanel(widgets.VBox):
         picker = self.picker
 
         def work(progress: ProgressCallback, cancel: threading.Event) -> Any:
-            from hfselect_widgets.engine.training.train import TrainingQualityWarning, train_esm
+            from hfselect_widgets.engine.training import TrainingQualityWarning, train_esm
 
             dataset = picker.build_dataset()
             check_cancel(cancel)

@@ -22,17 +22,17 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pyarrow as pa
 
-from hfselect_widgets.engine.data.dataset import (
+from hfselect_widgets.engine._io import atomic_write, to_json
+from hfselect_widgets.engine.data.sampling import (
     TEXT_SEPARATOR,
-    _as_column_list,
-    _check_columns,
-    _infer_is_regression,
-    _labels_from_column,
-    _texts_from_table,
-    _unique,
+    as_column_list,
+    check_columns,
+    infer_is_regression,
+    labels_from_column,
+    texts_from_table,
+    unique,
 )
 from hfselect_widgets.errors import DatasetError
 
@@ -73,16 +73,16 @@ def clean_from_hf_dataset(
             f"Dataset(dataset, ...) needs a datasets.Dataset, got {type(dataset).__name__}; "
             "use Dataset.from_pandas for a DataFrame."
         )
-    text_cols = _as_column_list(text_col)
-    _check_columns(dataset.column_names, text_cols, label_col)
-    table = dataset.select_columns(_unique(text_cols + [label_col])).with_format("arrow")[:]
+    text_cols = as_column_list(text_col)
+    check_columns(dataset.column_names, text_cols, label_col)
+    table = dataset.select_columns(unique(text_cols + [label_col])).with_format("arrow")[:]
     label_feature = dataset.features[label_col]
     if is_regression is None:
-        is_regression = _infer_is_regression(
+        is_regression = infer_is_regression(
             label_feature, table.column(label_col), label_col, False
         )
-    texts = _texts_from_table(table, text_cols, isinstance(text_col, str))
-    labels, class_names = _labels_from_column(
+    texts = texts_from_table(table, text_cols, isinstance(text_col, str))
+    labels, class_names = labels_from_column(
         table.column(label_col), label_feature, bool(is_regression), label_col
     )
     text_column = text_col if isinstance(text_col, str) else list(text_col)
@@ -102,7 +102,7 @@ def clean_from_hf_dataset(
 
 
 def _row_text(dataset: Dataset, row: Mapping[str, Any]) -> str:
-    columns = _as_column_list(dataset.text_col)
+    columns = as_column_list(dataset.text_col)
     if not all(column in row for column in columns) and "text" in row:
         return str(row["text"])  # a dataset built from clean texts: one "text" column
     return TEXT_SEPARATOR.join(str(row[column]) for column in columns)
@@ -157,20 +157,8 @@ def collate_rows(
 # --- files -----------------------------------------------------------------------------------
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, (tuple, set)):
-        return list(value)
-    return str(value)
-
-
 def save_dataset(dataset: Dataset, filepath: str | os.PathLike) -> Path:
     """Write ``dataset`` to ``filepath`` (a zip of a JSON manifest and the raw Arrow rows)."""
-    from hfselect_widgets.engine.esm.format import _atomic_write_bytes
-
     manifest: dict[str, Any] = {
         "format": DATASET_FILE_FORMAT,
         "texts": dataset.texts,
@@ -192,11 +180,11 @@ def save_dataset(dataset: Dataset, filepath: str | os.PathLike) -> Path:
         rows = sink.getvalue().to_pybytes()
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr(MANIFEST_NAME, json.dumps(manifest, default=_json_default))
+        archive.writestr(MANIFEST_NAME, to_json(manifest))
         if rows is not None:
             archive.writestr(ROWS_NAME, rows)
     path = Path(filepath)
-    _atomic_write_bytes(path, buffer.getvalue())
+    atomic_write(path, buffer.getvalue())
     return path
 
 

@@ -12,6 +12,7 @@ _EXPORTS = {
     "sentence_transformers_pooling": ".model",
     "resolve_device": ".model",
     "load_base_model": ".model",
+    "wrap_base_model": ".model",
     "clear_model_cache": ".model",
     "embed_texts": ".model",
     "embed_dataset": ".model",

@@ -18,13 +18,13 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from hfselect_widgets.engine._io import atomic_write, is_temp_file
 from hfselect_widgets.engine.cache_dir import cache_dir
 
 if TYPE_CHECKING:
@@ -102,16 +102,7 @@ class EmbeddingCache:
         array = np.ascontiguousarray(array, dtype=np.float32)
         if array.ndim != 2:
             raise ValueError(f"Embeddings must be a 2-D array, got shape {array.shape}.")
-        self.directory.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=f".{key}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                np.save(handle, array, allow_pickle=False)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return path
+        return atomic_write(path, lambda handle: np.save(handle, array, allow_pickle=False))
 
     def __contains__(self, key: str) -> bool:
         return self.path(key).is_file()
@@ -125,7 +116,7 @@ class EmbeddingCache:
             if entry.is_file() and entry.suffix == _SUFFIX and _KEY_PATTERN.match(entry.stem):
                 entry.unlink(missing_ok=True)
                 removed += 1
-            elif entry.is_file() and entry.name.startswith(".") and entry.name.endswith(".tmp"):
+            elif entry.is_file() and is_temp_file(entry):
                 entry.unlink(missing_ok=True)
         return removed
 

@@ -50,6 +50,8 @@ from hfselect_widgets.engine.embedding.cache import EmbeddingCache, fingerprint_
 from hfselect_widgets.engine.model_ids import (
     canonical_model_id,
     is_local_path,
+    looks_like_path,
+    model_id_for_path,
     resolve_model_source,
 )
 from hfselect_widgets.engine.progress import (
@@ -59,7 +61,12 @@ from hfselect_widgets.engine.progress import (
     check_cancel,
     report,
 )
-from hfselect_widgets.errors import MissingTextError, ModelLoadError, PoolingError
+from hfselect_widgets.errors import (
+    MissingTextError,
+    ModelLoadError,
+    PoolingError,
+    TrainingConfigError,
+)
 
 POOLING_METHODS = ("pooler", "mean", "cls")
 """``pooler``: the model's pooler output (``outputs[1]``); ``mean``: attention-masked mean of the
@@ -356,15 +363,6 @@ def _dtype_kwargs() -> dict[str, Any]:
     return {"dtype" if (major, minor) >= (4, 56) else "torch_dtype": torch.float32}
 
 
-def _looks_like_path(name: str) -> bool:
-    return (
-        name.startswith(("/", "./", "../", "~", "\\"))
-        or name.count("/") > 1
-        or "\\" in name
-        or bool(re.match(r"^[A-Za-z]:", name))
-    )
-
-
 def _load_model_and_tokenizer(name: str, load_from: str, device: torch.device) -> tuple[Any, Any]:
     from transformers import AutoModel, AutoTokenizer
 
@@ -422,7 +420,7 @@ def load_base_model(
         raise ModelLoadError(name, "CUDA was requested but is not available; use device='auto'.")
 
     load_from, model_id = resolve_model_source(name)
-    if model_id is not None and _looks_like_path(name) and not is_local_path(name):
+    if model_id is not None and looks_like_path(name) and not is_local_path(name):
         raise ModelLoadError(name, "There is no folder at this path.")
 
     stamp = _folder_stamp(load_from)  # taken before loading: a later re-save must not match
@@ -471,6 +469,42 @@ def _embedding_dim(model: Any, name: str) -> int:
         if isinstance(value, int) and value > 0:
             return value
     raise ModelLoadError(name, "Its config does not state the hidden size.")
+
+
+def wrap_base_model(
+    model: Any, tokenizer: Any = None, device: torch.device | str = "cpu"
+) -> BaseModel:
+    """A :class:`BaseModel` for a transformers encoder and its tokenizer (hfselect's inputs).
+
+    The Hub id is the model's ``name_or_path`` (for the pip-packaged MiniLM folder:
+    ``sentence-transformers/all-MiniLM-L6-v2``; for another local folder: none), and the
+    pooling follows the ranking rules (:func:`detect_pooling`).
+    """
+    if isinstance(model, BaseModel):
+        return model
+    if tokenizer is None:
+        raise TrainingConfigError(
+            "A tokenizer is needed with a transformers model: pass tokenizer=..., or pass a "
+            "BaseModel from load_base_model()."
+        )
+    device = resolve_device(device)
+    name = str(getattr(model, "name_or_path", "") or "")
+    if name and is_local_path(name):
+        model_id = model_id_for_path(name)
+    else:
+        model_id = name or None
+    model.to(device)
+    model.eval()
+    return BaseModel(
+        model=model,
+        tokenizer=tokenizer,
+        model_id=model_id,
+        load_from=name or "in-memory model",
+        pooling=detect_pooling(model, name, model_id),
+        embedding_dim=_embedding_dim(model, name or "model"),
+        device=device,
+        max_length=DEFAULT_MAX_LENGTH,
+    )
 
 
 def clear_model_cache() -> None:
@@ -621,6 +655,7 @@ __all__ = [
     "sentence_transformers_pooling",
     "resolve_device",
     "load_base_model",
+    "wrap_base_model",
     "clear_model_cache",
     "embed_texts",
     "embed_dataset",

@@ -24,8 +24,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset as TorchDataset
 
-from hfselect_widgets.engine.embedding.model import BaseModel, embed_texts
-from hfselect_widgets.engine.esm.format import _atomic_write_bytes
+from hfselect_widgets.engine._io import atomic_write, to_json
+from hfselect_widgets.engine.embedding.model import BaseModel, embed_texts, wrap_base_model
 from hfselect_widgets.engine.progress import STAGE_EMBEDDING, CancelToken, ProgressCallback
 from hfselect_widgets.engine.training.finetune import FineTuneResult
 from hfselect_widgets.errors import EmbeddingDatasetError, PickledMetadataError
@@ -120,7 +120,7 @@ class EmbeddingDataset(TorchDataset):
         path = Path(filepath)
         if path.suffix != ".npz":
             path = path.with_name(path.name + ".npz")
-        metadata_json = json.dumps(self.metadata, default=_json_default, sort_keys=True)
+        metadata_json = to_json(self.metadata, sort_keys=True)
         buffer = io.BytesIO()
         np.savez(
             buffer,
@@ -129,7 +129,7 @@ class EmbeddingDataset(TorchDataset):
             metadata=np.array(metadata_json),  # a unicode scalar: loads without pickle
             format=np.array(EMBEDDING_DATASET_FORMAT),
         )
-        _atomic_write_bytes(path, buffer.getvalue())
+        atomic_write(path, buffer.getvalue())
         return path
 
     @classmethod
@@ -172,16 +172,6 @@ class EmbeddingDataset(TorchDataset):
                 raise EmbeddingDatasetError(f"Cannot read {str(path)!r}: {error}") from error
             metadata = _read_metadata(archive, path, allow_pickle)
         return cls(x, y, metadata=metadata)
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, (tuple, set)):
-        return list(value)
-    return str(value)
 
 
 def _read_metadata(archive: Any, path: Path, allow_pickle: bool) -> dict[str, Any]:
@@ -296,8 +286,6 @@ def create_embedding_dataset(
     The metadata is :func:`embedding_metadata`.
     """
     if not isinstance(base_model, BaseModel):
-        from hfselect_widgets.engine.training import wrap_base_model
-
         base_model = wrap_base_model(base_model, tokenizer, device_name or "cpu")
     tuned = as_tuned_base_model(tuned_model, base_model)
     texts = list(dataset.texts)

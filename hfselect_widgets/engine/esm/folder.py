@@ -13,6 +13,7 @@ import json
 import os
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hfselect_widgets.engine.esm.format import (
     CONFIG_NAME,
@@ -21,7 +22,6 @@ from hfselect_widgets.engine.esm.format import (
     SAFETENSORS_NAME,
     ESMConfig,
 )
-from hfselect_widgets.engine.hub.discovery import FetchReport, describe_failure
 from hfselect_widgets.engine.progress import (
     STAGE_DOWNLOAD,
     STAGE_METADATA,
@@ -31,6 +31,9 @@ from hfselect_widgets.engine.progress import (
     report,
 )
 from hfselect_widgets.errors import ESMFolderNotFoundError, InvalidESMConfigError
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from hfselect_widgets.engine.hub.download import FetchReport
 
 _WEIGHTS_NAMES = (SAFETENSORS_NAME, PYTORCH_BIN_NAME)
 # Keys that tell an ESM config.json from, say, a transformers model's.
@@ -110,6 +113,10 @@ def read_esm_folder_configs(
     unreadable or invalid configs, and broken folders, are in ``.failures`` (folder -> reason).
     Progress stage ``"metadata"``.
     """
+    # Lazily: local folders need no Hub code (the Hub's downloads build on this package).
+    from hfselect_widgets.engine.hub.download import FetchReport
+    from hfselect_widgets.engine.hub.network import describe_failure
+
     folders, broken = scan_esm_dir(esm_dir)
     result: FetchReport[ESMConfig] = FetchReport(failures=broken, what="ESM configs")
     report(progress, STAGE_METADATA, 0, len(folders))
@@ -138,6 +145,9 @@ def load_esm_folder(
     Holds all ESMs in memory; to rank many, iterate over :func:`find_esm_folders` and load
     lazily. Progress stage ``"download"`` (one step per ESM loaded).
     """
+    from hfselect_widgets.engine.hub.download import FetchReport
+    from hfselect_widgets.engine.hub.network import describe_failure
+
     folders, broken = scan_esm_dir(esm_dir)
     result: FetchReport[ESM] = FetchReport(failures=broken, what="ESMs")
     report(progress, STAGE_DOWNLOAD, 0, len(folders))

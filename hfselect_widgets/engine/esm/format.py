@@ -18,16 +18,15 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
 from hfselect_widgets._version import __version__
+from hfselect_widgets.engine._io import atomic_write, json_safe, write_json
 from hfselect_widgets.errors import ESMLoadError, ESMNotInitializedError, InvalidESMConfigError
 
 CONFIG_NAME = "config.json"
@@ -71,34 +70,6 @@ _LAYOUTS = (
     ("sequential.0.weight", "sequential.0.bias"),
     ("weight", "bias"),
 )
-
-
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the new one, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, list):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
 
 
 class ESMConfig:
@@ -242,9 +213,9 @@ class ESMConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """The config as written to ``config.json`` (extra keys first, hfselect keys last)."""
-        data = {k: _jsonable(v) for k, v in self.extra.items()}
+        data = {k: json_safe(v) for k, v in self.extra.items()}
         for key in ESM_CONFIG_KEYS:
-            data[key] = _jsonable(getattr(self, key))
+            data[key] = json_safe(getattr(self, key))
         return data
 
     def to_json_string(self) -> str:
@@ -306,7 +277,7 @@ class ESMConfig:
         data = _transformers_defaults()
         data.update(self.to_dict())
         data["hfselect_widgets_version"] = data.get("hfselect_widgets_version") or __version__
-        _atomic_write_bytes(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())
+        write_json(path, data, indent=2, sort_keys=True)
         return path
 
 
@@ -628,7 +599,7 @@ class ESM(nn.Module):
             "model.weight": model.weight.detach().cpu().contiguous(),
             "model.bias": model.bias.detach().cpu().contiguous(),
         }
-        _atomic_write_bytes(folder / SAFETENSORS_NAME, save(tensors, metadata={"format": "pt"}))
+        atomic_write(folder / SAFETENSORS_NAME, save(tensors, metadata={"format": "pt"}))
         written.save_pretrained(folder)
         if not push_to_hub:
             return folder
@@ -724,7 +695,7 @@ class ESM(nn.Module):
         weight, bias = self.weights()
         path = Path(filepath)
         tensors = {"model.weight": weight.contiguous(), "model.bias": bias.contiguous()}
-        _atomic_write_bytes(path, save(tensors, metadata={"format": "pt"}))
+        atomic_write(path, save(tensors, metadata={"format": "pt"}))
         return path
 
     @classmethod

@@ -17,16 +17,17 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from hfselect_widgets.engine._io import write_json
 from hfselect_widgets.engine.cache_dir import cache_dir
-from hfselect_widgets.engine.esm.format import ESMConfig, _atomic_write_bytes
+from hfselect_widgets.engine.esm.format import ESMConfig
 from hfselect_widgets.engine.hub.discovery import (
     BASE_MODEL_TAG_PREFIX,
     ESM_TAG,
-    _api,
-    _list_models,
-    fetch_esm_configs,
+    list_models,
     no_esms_found_error,
 )
+from hfselect_widgets.engine.hub.download import fetch_esm_configs
+from hfselect_widgets.engine.hub.network import hub_api
 from hfselect_widgets.engine.model_ids import canonical_model_id, same_model
 from hfselect_widgets.engine.progress import CancelToken, ProgressCallback
 from hfselect_widgets.errors import HubUnavailableError
@@ -114,7 +115,7 @@ class ESMIndex:
             cached = cls.load_cached(model_name)
             if cached is not None:
                 return cached
-        api = _api(hf_api)
+        api = hub_api(hf_api)
         base_model = canonical_model_id(str(model_name), api) if model_name else None
         if not refresh and base_model is not None:
             cached = cls._read(index_path(base_model))
@@ -125,7 +126,7 @@ class ESMIndex:
         tags = [ESM_TAG] + ([BASE_MODEL_TAG_PREFIX + base_model] if base_model else [])
         try:
             # The id is canonical already: list directly, without a second model_info call.
-            repo_ids = [info.id for info in _list_models(api, tags, what)]
+            repo_ids = [info.id for info in list_models(api, tags, what)]
         except HubUnavailableError as exc:
             stale = cls.load_cached(model_name) if refresh else None
             if stale is None:
@@ -172,7 +173,7 @@ class ESMIndex:
             "failures": self.failures,
         }
         path = index_path(self.base_model)
-        _atomic_write_bytes(path, json.dumps(data, separators=(",", ":")).encode("utf-8"))
+        write_json(path, data, separators=(",", ":"))
         return path
 
     @classmethod
@@ -184,7 +185,7 @@ class ESMIndex:
         if alias == target or index_path(canonical_model_id(model_name)) == target:
             return
         payload = {"format": INDEX_FORMAT, "alias_of": base_model}
-        _atomic_write_bytes(alias, json.dumps(payload).encode("utf-8"))
+        write_json(alias, payload)
 
     @classmethod
     def _read(cls, path: Path, follow_alias: bool = True) -> ESMIndex | None:

@@ -4,6 +4,7 @@
   fine-tuning needed)
 * :mod:`.transfer`: the ground truth: fine-tune the base model and each source model on a
   target's small sample, evaluate on its test rows, seeds, resumable results.
+* :mod:`.report`: every ranker beside the baselines, as tables (JSON, CSV, Markdown).
 * :mod:`.metrics`: regret@k, NDCG@k, Spearman, Kendall and top-k hits, with bootstrap intervals
   over targets and seeds, always beside the random and static baselines.
 """
@@ -11,11 +12,17 @@
 from hfselect_widgets.engine.evaluation.metrics import (
     NO_TRANSFER,
     MetricSummary,
+    compare,
     evaluate,
     evaluate_random,
     score_correlation,
     static_scores,
     static_transfer_scores,
+)
+from hfselect_widgets.engine.evaluation.report import (
+    EvaluationReport,
+    build_report,
+    report_from_results,
 )
 from hfselect_widgets.engine.evaluation.retrieval import (
     RetrievalResult,
@@ -34,16 +41,20 @@ from hfselect_widgets.engine.evaluation.transfer import (
 
 __all__ = [
     "NO_TRANSFER",
+    "EvaluationReport",
     "MetricSummary",
     "RetrievalResult",
     "TransferStore",
     "TransferTarget",
+    "build_report",
+    "compare",
     "evaluate",
     "evaluate_random",
     "expected_pairs",
     "measure_transfer",
     "ranking_scores",
     "recipe_key",
+    "report_from_results",
     "score_correlation",
     "self_retrieval",
     "static_scores",

@@ -156,6 +156,49 @@ def _per_target(
     return target_metrics([scores_t[s] for s in sources], perf, baseline, ks)
 
 
+def _bootstrap_draws(
+    tables: Sequence[Scores],
+    truth: Truth,
+    targets: Sequence[str],
+    ks,
+    num_bootstrap: int,
+    seed: int,
+) -> list[dict[str, list[float]]]:
+    """Bootstrap means of every metric, for several score tables on the *same* resamples
+    (targets with replacement, then each drawn target's seeds with replacement), so that
+    differences between rankers are paired."""
+    rng = np.random.default_rng(seed)
+    seeds_of = {t: sorted({s for v in truth[t].values() for s in v}) for t in targets}
+    draws: list[dict[str, list[float]]] = [{} for _ in tables]
+    for _ in range(num_bootstrap):
+        picked = [targets[i] for i in rng.integers(0, len(targets), len(targets))]
+        resampled = {}
+        for position, target in enumerate(picked):
+            seeds = seeds_of[target]
+            resampled[position] = [seeds[i] for i in rng.integers(0, len(seeds), len(seeds))]
+        for table, table_draws in zip(tables, draws, strict=True):
+            rows = [
+                _per_target(table, truth, target, resampled[position], ks)
+                for position, target in enumerate(picked)
+            ]
+            for name in rows[0]:
+                table_draws.setdefault(name, []).append(float(np.mean([r[name] for r in rows])))
+    return draws
+
+
+def _scored_targets(tables: Sequence[Scores], truth: Truth, ks) -> list[str]:
+    return [
+        t
+        for t in sorted(truth)
+        if all(_per_target(table, truth, t, None, ks) is not None for table in tables)
+    ]
+
+
+def _interval(values: Sequence[float], confidence: float) -> tuple[float, float]:
+    tail = (1 - confidence) / 2
+    return float(np.quantile(values, tail)), float(np.quantile(values, 1 - tail))
+
+
 def evaluate(
     scores: Scores,
     truth: Truth,
@@ -170,37 +213,47 @@ def evaluate(
     A target counts when the truth has at least two of its scored sources. The interval
     resamples targets with replacement and, for each drawn target, its seeds with replacement.
     """
-    targets = [t for t in sorted(truth) if _per_target(scores, truth, t, None, ks) is not None]
+    targets = _scored_targets([scores], truth, ks)
     if not targets:
         raise ValueError("No target has ground truth for at least two scored sources.")
     point = {t: _per_target(scores, truth, t, None, ks) for t in targets}
-    names = list(next(iter(point.values())))
-    rng = np.random.default_rng(seed)
-    draws = {name: [] for name in names}
-    seeds_of = {
-        t: sorted({s for v in truth[t].values() for s in v}) for t in targets
-    }  # the seeds measured for each target
-    for _ in range(num_bootstrap):
-        picked = rng.integers(0, len(targets), len(targets))
-        values = {name: [] for name in names}
-        for index in picked:
-            target = targets[index]
-            seeds = seeds_of[target]
-            resampled = [seeds[i] for i in rng.integers(0, len(seeds), len(seeds))]
-            metrics = _per_target(scores, truth, target, resampled, ks)
-            for name in names:
-                values[name].append(metrics[name])
-        for name in names:
-            draws[name].append(float(np.mean(values[name])))
-    tail = (1 - confidence) / 2
+    (draws,) = _bootstrap_draws([scores], truth, targets, ks, num_bootstrap, seed)
     return {
         name: MetricSummary(
-            mean=float(np.mean([point[t][name] for t in targets])),
-            low=float(np.quantile(draws[name], tail)),
-            high=float(np.quantile(draws[name], 1 - tail)),
+            float(np.mean([point[t][name] for t in targets])),
+            *_interval(values, confidence),
             per_target={t: point[t][name] for t in targets},
         )
-        for name in names
+        for name, values in draws.items()
+    }
+
+
+def compare(
+    scores: Scores,
+    baseline: Scores,
+    truth: Truth,
+    *,
+    ks: Sequence[int] = DEFAULT_KS,
+    num_bootstrap: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> dict[str, MetricSummary]:
+    """``scores`` minus ``baseline`` for every metric, with a *paired* bootstrap interval
+    (both evaluated on the same resampled targets and seeds): a difference whose interval
+    excludes 0 is one the targets and the fine-tuning noise do not explain away."""
+    targets = _scored_targets([scores, baseline], truth, ks)
+    if not targets:
+        raise ValueError("No target has ground truth for at least two scored sources.")
+    a = {t: _per_target(scores, truth, t, None, ks) for t in targets}
+    b = {t: _per_target(baseline, truth, t, None, ks) for t in targets}
+    draws_a, draws_b = _bootstrap_draws([scores, baseline], truth, targets, ks, num_bootstrap, seed)
+    return {
+        name: MetricSummary(
+            float(np.mean([a[t][name] - b[t][name] for t in targets])),
+            *_interval(np.subtract(draws_a[name], draws_b[name]), confidence),
+            per_target={t: a[t][name] - b[t][name] for t in targets},
+        )
+        for name in draws_a
     }
 
 

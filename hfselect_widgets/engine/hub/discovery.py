@@ -1,15 +1,9 @@
-"""ESMs on the Hugging Face Hub: discovery, metadata, download plans and concurrent downloads.
+"""Finding ESMs on the Hugging Face Hub: which repos hold ESMs, for which base model.
 
 Discovery follows hf-dataset-selector: ESM repos carry the tag ``embedding_space_map`` and the
 Hub derives ``base_model:<id>`` / ``base_model:finetune:<id>`` tags from their model cards, so
 ``HfApi.list_models(filter=[..., "embedding_space_map", "base_model:<canonical id>"])`` finds
-the ESMs of one base model.
-
-Files are fetched with ``huggingface_hub.hf_hub_download`` into the Hugging Face cache, so a
-second run (or ``HF_HUB_OFFLINE=1``) reuses what is cached. Unlike hfselect, every fetch runs
-concurrently, reports progress through ``progress(stage, done, total)``, stops when ``cancel``
-is set, keeps results in input order and says which repos failed and why
-(:class:`FetchReport`). One broken ESM never stops the others.
+the ESMs of one base model. Downloading them is :mod:`.download`.
 
 Every function that talks to the Hub API takes ``hf_api`` (an ``HfApi``-like object; default
 ``huggingface_hub.HfApi()``) so that callers can pass a token/endpoint and tests a fake.
@@ -17,153 +11,18 @@ Every function that talks to the Hub API takes ``hf_api`` (an ``HfApi``-like obj
 
 from __future__ import annotations
 
-import json
-import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Generic, TypeVar
+from collections.abc import Iterable
+from typing import Any
 
-from hfselect_widgets.engine.esm.format import (
-    CONFIG_NAME,
-    ESM,
-    PYTORCH_BIN_NAME,
-    SAFETENSORS_NAME,
-    ESMConfig,
-    expected_weights_bytes,
-    resolve_esm_folder,
-)
+from hfselect_widgets.engine.hub.network import NETWORK_ERRORS, hub_api, short_reason
 from hfselect_widgets.engine.model_ids import canonical_model_id
-from hfselect_widgets.engine.progress import (
-    STAGE_DOWNLOAD,
-    STAGE_METADATA,
-    CancelToken,
-    ProgressCallback,
-    check_cancel,
-    report,
-)
-from hfselect_widgets.errors import (
-    DownloadLimitError,
-    ESMLoadError,
-    HubUnavailableError,
-    InvalidESMConfigError,
-    NoESMsFoundError,
-)
+from hfselect_widgets.errors import HubUnavailableError, NoESMsFoundError
 
 ESM_TAG = "embedding_space_map"
 """The tag every ESM repo carries (hfselect's model card sets it)."""
 BASE_MODEL_TAG_PREFIX = "base_model:"
 FINETUNE_TAG_PREFIX = "base_model:finetune:"
-
-DEFAULT_EMBEDDING_DIM = 768
-"""Dimension assumed for size estimates when an ESM's dimension is unknown (BERT-base)."""
-CONFIG_BYTES_ESTIMATE = 2_000
-"""Approximate size of an ESM's ``config.json`` (a transformers config dump)."""
-
-_CANCEL_POLL_SECONDS = 0.2
-
-T = TypeVar("T")
-
-
-# --- errors from the network -----------------------------------------------------------------
-
-
-def _http_error_types() -> tuple[type[BaseException], ...]:
-    """HTTP client errors that are not ``OSError`` (huggingface_hub 1.x/2.x use httpx)."""
-    found: list[type[BaseException]] = []
-    for module_name in ("httpx2", "httpx", "requests"):
-        try:
-            module = __import__(module_name)
-        except ImportError:
-            continue
-        base = getattr(module, "HTTPError", None) or getattr(module, "RequestException", None)
-        if isinstance(base, type) and issubclass(base, BaseException):
-            found.append(base)
-    return tuple(found)
-
-
-# OSError covers ConnectionError, TimeoutError and huggingface_hub's HfHubHTTPError.
-_NETWORK_ERRORS: tuple[type[BaseException], ...] = (OSError, *_http_error_types())
-
-
-def _transport_error_types() -> tuple[type[BaseException], ...]:
-    found: list[type[BaseException]] = []
-    for module_name in ("httpx2", "httpx"):
-        try:
-            module = __import__(module_name)
-        except ImportError:
-            continue
-        base = getattr(module, "TransportError", None)
-        if isinstance(base, type):
-            found.append(base)
-    return tuple(found)
-
-
-_TRANSPORT_ERRORS = _transport_error_types()
-
-
-def is_connectivity_error(exc: BaseException) -> bool:
-    """Whether ``exc`` means "the Hub cannot be reached (and the file is not cached)"."""
-    from huggingface_hub.errors import LocalEntryNotFoundError
-
-    if isinstance(exc, LocalEntryNotFoundError | ConnectionError | TimeoutError):
-        return True
-    return bool(_TRANSPORT_ERRORS) and isinstance(exc, _TRANSPORT_ERRORS)
-
-
-def describe_failure(exc: BaseException) -> str:
-    """A short, human reason for why fetching or loading one ESM failed."""
-    from huggingface_hub.errors import (
-        EntryNotFoundError,
-        GatedRepoError,
-        LocalEntryNotFoundError,
-        RepositoryNotFoundError,
-        RevisionNotFoundError,
-    )
-
-    if isinstance(exc, ESMLoadError):
-        return exc.reason
-    if isinstance(exc, InvalidESMConfigError):
-        return str(exc)
-    if isinstance(exc, GatedRepoError):
-        return "the repository is gated: accept its conditions on the Hub and log in"
-    if isinstance(exc, RepositoryNotFoundError):
-        return "the repository does not exist or is private"
-    if isinstance(exc, RevisionNotFoundError):
-        return "the requested revision does not exist"
-    if isinstance(exc, LocalEntryNotFoundError):
-        return "not in the Hugging Face cache and the Hub cannot be reached (offline)"
-    if isinstance(exc, EntryNotFoundError):
-        return (
-            f"the repository lacks a file: {CONFIG_NAME} and {SAFETENSORS_NAME} or "
-            f"{PYTORCH_BIN_NAME} are needed"
-        )
-    if is_connectivity_error(exc):
-        return f"network error ({type(exc).__name__}: {_short(exc)})"
-    return f"{type(exc).__name__}: {_short(exc)}"
-
-
-def _count(n: int, noun: str) -> str:
-    """``"1 ESM"``, ``"3 ESMs"``."""
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
-
-
-def _short(exc: BaseException, limit: int = 200) -> str:
-    text = " ".join(str(exc).split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-# --- discovery -------------------------------------------------------------------------------
-
-
-def _api(hf_api: Any | None) -> Any:
-    if hf_api is not None:
-        return hf_api
-    from huggingface_hub import HfApi
-
-    return HfApi()
 
 
 def _filter_tags(filters: str | Iterable[str] | None) -> list[str]:
@@ -175,11 +34,13 @@ def _filter_tags(filters: str | Iterable[str] | None) -> list[str]:
     return list(filters)
 
 
-def _list_models(api: Any, tags: list[str], what: str) -> list[Any]:
+def list_models(api: Any, tags: list[str], what: str) -> list[Any]:
+    """``api.list_models(filter=tags)`` as a list; :class:`HubUnavailableError` (about
+    ``what``) when the Hub cannot be reached."""
     try:
         return list(api.list_models(filter=tags))
-    except _NETWORK_ERRORS as exc:
-        raise HubUnavailableError(what, _short(exc)) from exc
+    except NETWORK_ERRORS as exc:
+        raise HubUnavailableError(what, short_reason(exc)) from exc
 
 
 def find_esm_model_infos(
@@ -195,13 +56,13 @@ def find_esm_model_infos(
     The caller's ``filters`` list is left unchanged. Raises :class:`HubUnavailableError` when
     the Hub cannot be reached.
     """
-    api = _api(hf_api)
+    api = hub_api(hf_api)
     tags = _filter_tags(filters)
     tags.append(ESM_TAG)
     if model_name:
         tags.append(BASE_MODEL_TAG_PREFIX + canonical_model_id(str(model_name), api))
     what = f"the ESMs of {model_name!r}" if model_name else "the list of ESMs"
-    return _list_models(api, tags, what)
+    return list_models(api, tags, what)
 
 
 def find_esm_repo_ids(
@@ -248,439 +109,14 @@ def no_esms_found_error(model_name: str | None, hf_api: Any | None = None) -> No
     return NoESMsFoundError(model_name, coverage)
 
 
-# --- fetch results ---------------------------------------------------------------------------
-
-
-class FetchReport(list, Generic[T]):
-    """The fetched items (in input order) plus ``failures``: what failed and why.
-
-    A plain list in every other respect, so code written for hfselect's lists keeps working.
-    """
-
-    def __init__(
-        self,
-        items: Iterable[T] = (),
-        failures: Mapping[str, str] | None = None,
-        what: str = "ESMs",
-    ):
-        super().__init__(items)
-        self.failures: dict[str, str] = dict(failures or {})
-        self.what = what
-
-    @property
-    def requested(self) -> int:
-        """How many items were asked for (fetched plus failed)."""
-        return len(self) + len(self.failures)
-
-    def summary(self, max_failures: int = 10) -> str:
-        """One line with the counts, then one line per failure (the first ``max_failures``)."""
-        text = f"Fetched {len(self)} of {self.requested} {self.what}"
-        if not self.failures:
-            return text + "."
-        lines = [f"{text}; {len(self.failures)} failed:"]
-        for key, reason in list(self.failures.items())[:max_failures]:
-            lines.append(f"  {key}: {reason}")
-        if len(self.failures) > max_failures:
-            lines.append(f"  ... and {len(self.failures) - max_failures} more")
-        return "\n".join(lines)
-
-    def __repr__(self) -> str:
-        return f"FetchReport({len(self)} {self.what}, {len(self.failures)} failed)"
-
-
-_SKIPPED = object()
-
-
-def _unique(keys: Iterable[str]) -> list[str]:
-    if isinstance(keys, str):
-        keys = [keys]
-    return list(dict.fromkeys(str(key) for key in keys))
-
-
-def run_each(
-    keys: Sequence[str],
-    work: Callable[[str], T],
-    *,
-    stage: str,
-    progress: ProgressCallback | None = None,
-    cancel: CancelToken | None = None,
-    max_workers: int = 8,
-) -> tuple[dict[str, T], dict[str, BaseException]]:
-    """Run ``work(key)`` for every key in a thread pool; ``(results, errors)`` in input order.
-
-    Reports ``progress(stage, done, total)`` from the calling thread after each key and raises
-    :class:`RankingCancelled` soon after ``cancel`` is set (work not yet started is dropped;
-    running downloads finish in the background).
-    """
-    total = len(keys)
-    report(progress, stage, 0, total)
-    check_cancel(cancel, stage)
-    results: dict[str, T] = {}
-    errors: dict[str, BaseException] = {}
-    if not total:
-        return results, errors
-
-    def guarded(key: str) -> Any:
-        if cancel is not None and cancel.is_set():
-            return _SKIPPED
-        return work(key)
-
-    executor = ThreadPoolExecutor(
-        max_workers=max(1, min(int(max_workers), total)), thread_name_prefix="hfselect-fetch"
-    )
-    try:
-        pending: dict[Future, str] = {executor.submit(guarded, key): key for key in keys}
-        done_count = 0
-        while pending:
-            # A timeout, so that cancel is noticed even while a slow download runs.
-            finished, _ = wait(pending, timeout=_CANCEL_POLL_SECONDS, return_when=FIRST_COMPLETED)
-            for future in finished:
-                key = pending.pop(future)
-                try:
-                    value = future.result()
-                except Exception as exc:  # one bad ESM never stops the others
-                    errors[key] = exc
-                else:
-                    if value is not _SKIPPED:
-                        results[key] = value
-                done_count += 1
-            if finished:
-                report(progress, stage, done_count, total)
-            check_cancel(cancel, stage)
-    finally:
-        executor.shutdown(wait=False, cancel_futures=True)
-    ordered = {key: results[key] for key in keys if key in results}
-    ordered_errors = {key: errors[key] for key in keys if key in errors}
-    return ordered, ordered_errors
-
-
-def _raise_if_hub_unavailable(
-    results: Mapping[str, Any], errors: Mapping[str, BaseException], what: str
-) -> None:
-    """Nothing fetched and every failure was connectivity: say so instead of N reasons."""
-    if results or not errors:
-        return
-    if all(is_connectivity_error(exc) for exc in errors.values()):
-        first = next(iter(errors.values()))
-        raise HubUnavailableError(what, _short(first)) from first
-
-
-# --- configs ---------------------------------------------------------------------------------
-
-
-def _fetch_config(repo_id: str, hub_kwargs: Mapping[str, Any]) -> ESMConfig:
-    from huggingface_hub import hf_hub_download
-
-    local = hf_hub_download(repo_id, CONFIG_NAME, **hub_kwargs)
-    config = ESMConfig.from_json_file(local, repo_id=repo_id)
-    reason = config.validation_error()
-    if reason is not None:
-        raise InvalidESMConfigError(f"invalid ESM config: {reason}")
-    return config
-
-
-def fetch_esm_configs(
-    repo_ids: Iterable[str],
-    progress: ProgressCallback | None = None,
-    cancel: CancelToken | None = None,
-    max_workers: int = 8,
-    **hub_kwargs: Any,
-) -> FetchReport[ESMConfig]:
-    """Fetch the ``config.json`` of each ESM repo (no weights), concurrently.
-
-    Returns the valid configs in input order, each with ``.repo_id`` set (hfselect drops
-    failures silently, which misaligns its list with the ids); ``.failures`` maps each failed
-    repo id to the reason (missing, not cached offline, invalid JSON, invalid config).
-    Progress stage: ``"metadata"``. ``hub_kwargs`` go to ``hf_hub_download`` (``revision``,
-    ``cache_dir``, ``token``, ``local_files_only``). Raises :class:`HubUnavailableError` when
-    nothing could be fetched because the Hub is unreachable and nothing is cached, and
-    :class:`RankingCancelled` when ``cancel`` is set.
-    """
-    keys = _unique(repo_ids)
-    results, errors = run_each(
-        keys,
-        lambda repo_id: _fetch_config(repo_id, hub_kwargs),
-        stage=STAGE_METADATA,
-        progress=progress,
-        cancel=cancel,
-        max_workers=max_workers,
-    )
-    _raise_if_hub_unavailable(results, errors, f"the configs of {_count(len(keys), 'ESM')}")
-    failures = {key: describe_failure(exc) for key, exc in errors.items()}
-    return FetchReport(results.values(), failures, what="ESM configs")
-
-
-# --- download plans --------------------------------------------------------------------------
-
-
-def _format_bytes(num_bytes: float) -> str:
-    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if num_bytes >= scale:
-            return f"{num_bytes / scale:.1f} {unit}"
-    return f"{int(num_bytes)} B"
-
-
-@dataclass
-class DownloadPlan:
-    """What fetching a list of ESMs will download, computed before downloading anything.
-
-    ``total_bytes`` counts only what is not cached yet. ``estimated`` names the repos whose size
-    was computed from the ESM's dimension (or the default D=768) instead of read from the Hub.
-    """
-
-    count: int
-    cached_count: int
-    total_bytes: int
-    per_repo: dict[str, int] = field(default_factory=dict)
-    estimated: set[str] = field(default_factory=set)
-
-    @property
-    def to_download(self) -> int:
-        """How many ESMs are not (fully) cached yet."""
-        return self.count - self.cached_count
-
-    def __str__(self) -> str:
-        size = _format_bytes(self.total_bytes)
-        if self.estimated and self.total_bytes:
-            size = "about " + size
-        return f"{_count(self.count, 'ESM')}, {self.cached_count} cached, {size} to download"
-
-
-def _is_cached(repo_id: str, filename: str, cache_dir: Any, revision: Any) -> str | None:
-    from huggingface_hub import try_to_load_from_cache
-
-    try:
-        found = try_to_load_from_cache(
-            repo_id, filename, cache_dir=cache_dir, revision=revision or None
-        )
-    except Exception:  # malformed repo id or cache: treat as not cached
-        return None
-    return found if isinstance(found, str) else None
-
-
-def _dim_from_config_file(path: str | None) -> int | None:
-    if path is None:
-        return None
-    try:
-        dim = json.loads(Path(path).read_text(encoding="utf-8")).get("esm_embedding_dim")
-    except (OSError, ValueError, AttributeError):
-        return None
-    return dim if isinstance(dim, int) and not isinstance(dim, bool) and dim > 0 else None
-
-
-def _hub_sizes(api: Any, repo_id: str) -> tuple[int | None, int | None]:
-    """``(config bytes, weights bytes)`` from the Hub's file metadata (``None`` if unknown)."""
-    info = api.model_info(repo_id, files_metadata=True)
-    sizes = {
-        getattr(sibling, "rfilename", None): getattr(sibling, "size", None)
-        for sibling in (getattr(info, "siblings", None) or [])
-    }
-    # resolve_esm_folder takes model.safetensors when the repo has it, else pytorch_model.bin.
-    weights_name = SAFETENSORS_NAME if SAFETENSORS_NAME in sizes else PYTORCH_BIN_NAME
-    return sizes.get(CONFIG_NAME), sizes.get(weights_name)
-
-
-def plan_download(
-    repo_ids: Iterable[str],
-    hf_api: Any | None = None,
-    *,
-    configs: Iterable[ESMConfig] | None = None,
-    max_workers: int = 8,
-    cache_dir: str | None = None,
-    revision: str | None = None,
-) -> DownloadPlan:
-    """Count the ESMs and the bytes that fetching ``repo_ids`` will download.
-
-    Cached repos cost 0. For the others the size comes, in this order, from the ESM's dimension
-    when it is known without the network (``configs``, e.g. from an :class:`ESMIndex`, or a
-    cached ``config.json``: a linear ESM's file size follows from D), from the Hub's file
-    metadata (``model_info(files_metadata=True)``, asked concurrently), or, offline, from the
-    default dimension D=768. Never raises for network errors: sizes are then estimated.
-    """
-    keys = _unique(repo_ids)
-    dims: dict[str, int] = {}
-    for config in configs or ():
-        dim = config.esm_embedding_dim
-        if config.repo_id and isinstance(dim, int) and dim > 0:
-            dims[config.repo_id] = dim
-
-    per_repo: dict[str, int] = {}
-    estimated: set[str] = set()
-    cached_count = 0
-    ask_hub: list[str] = []
-    config_cached: dict[str, bool] = {}
-    for repo_id in keys:
-        config_path = _is_cached(repo_id, CONFIG_NAME, cache_dir, revision)
-        weights_cached = any(
-            _is_cached(repo_id, name, cache_dir, revision)
-            for name in (SAFETENSORS_NAME, PYTORCH_BIN_NAME)
-        )
-        config_cached[repo_id] = config_path is not None
-        if config_path is not None and weights_cached:
-            per_repo[repo_id] = 0
-            cached_count += 1
-            continue
-        dim = dims.get(repo_id) or _dim_from_config_file(config_path)
-        if dim is not None:
-            per_repo[repo_id] = _estimate(dim, config_cached[repo_id], weights_cached)
-            estimated.add(repo_id)
-        else:
-            ask_hub.append(repo_id)
-
-    if ask_hub:
-        api = _api(hf_api)
-        unreachable = threading.Event()
-
-        def lookup(repo_id: str) -> tuple[int | None, int | None]:
-            if unreachable.is_set():  # offline: do not wait for thousands of timeouts
-                return None, None
-            try:
-                return _hub_sizes(api, repo_id)
-            except Exception as exc:
-                if is_connectivity_error(exc):
-                    unreachable.set()
-                return None, None
-
-        with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(ask_hub)))) as pool:
-            for repo_id, (config_bytes, weights_bytes) in zip(
-                ask_hub, pool.map(lookup, ask_hub), strict=True
-            ):
-                if weights_bytes is None:
-                    per_repo[repo_id] = _estimate(
-                        DEFAULT_EMBEDDING_DIM, config_cached[repo_id], False
-                    )
-                    estimated.add(repo_id)
-                    continue
-                size = 0 if config_cached[repo_id] else (config_bytes or CONFIG_BYTES_ESTIMATE)
-                per_repo[repo_id] = size + int(weights_bytes)
-
-    ordered = {key: per_repo[key] for key in keys}
-    return DownloadPlan(
-        count=len(keys),
-        cached_count=cached_count,
-        total_bytes=sum(ordered.values()),
-        per_repo=ordered,
-        estimated=estimated,
-    )
-
-
-def _estimate(dim: int, config_cached: bool, weights_cached: bool) -> int:
-    config_bytes = 0 if config_cached else CONFIG_BYTES_ESTIMATE
-    weights_bytes = 0 if weights_cached else expected_weights_bytes(dim)
-    return config_bytes + weights_bytes
-
-
-def _enforce_cap(
-    keys: Sequence[str],
-    max_bytes: int | None,
-    plan: DownloadPlan | None,
-    hf_api: Any | None,
-    hub_kwargs: Mapping[str, Any],
-) -> None:
-    if max_bytes is None:
-        return
-    if plan is None:
-        plan = plan_download(
-            keys,
-            hf_api,
-            cache_dir=hub_kwargs.get("cache_dir"),
-            revision=hub_kwargs.get("revision"),
-        )
-    if plan.total_bytes > max_bytes:
-        raise DownloadLimitError(plan.to_download, plan.total_bytes, int(max_bytes))
-
-
-# --- downloads -------------------------------------------------------------------------------
-
-
-def download_esm_folders(
-    repo_ids: Iterable[str],
-    progress: ProgressCallback | None = None,
-    cancel: CancelToken | None = None,
-    max_workers: int = 8,
-    max_bytes: int | None = None,
-    *,
-    hf_api: Any | None = None,
-    plan: DownloadPlan | None = None,
-    **hub_kwargs: Any,
-) -> tuple[dict[str, Path], dict[str, str]]:
-    """Download ESM files (config and one weights file) into the Hugging Face cache.
-
-    Loads no tensors: returns ``(folders, failures)``, ``folders`` mapping each repo id (in
-    input order) to its local snapshot folder, ``failures`` each failed repo id to the reason.
-    Offline, cached repos are returned and the others fail. With ``max_bytes``, the download
-    :func:`plan_download` (or the ``plan`` given) is checked first and
-    :class:`DownloadLimitError` raised before anything is downloaded. Progress stage:
-    ``"download"``. ``hub_kwargs`` go to ``hf_hub_download``.
-    """
-    keys = _unique(repo_ids)
-    _enforce_cap(keys, max_bytes, plan, hf_api, hub_kwargs)
-    results, errors = run_each(
-        keys,
-        lambda repo_id: resolve_esm_folder(repo_id, **hub_kwargs)[0],
-        stage=STAGE_DOWNLOAD,
-        progress=progress,
-        cancel=cancel,
-        max_workers=max_workers,
-    )
-    _raise_if_hub_unavailable(results, errors, _count(len(keys), "ESM"))
-    return results, {key: describe_failure(exc) for key, exc in errors.items()}
-
-
-def _fetch_esm(repo_id: str, hub_kwargs: Mapping[str, Any]) -> ESM:
-    folder, resolved_repo_id = resolve_esm_folder(repo_id, **hub_kwargs)
-    return ESM.from_folder(folder, repo_id=resolved_repo_id)
-
-
-def fetch_esms(
-    repo_ids: Iterable[str],
-    progress: ProgressCallback | None = None,
-    cancel: CancelToken | None = None,
-    max_workers: int = 8,
-    max_bytes: int | None = None,
-    *,
-    hf_api: Any | None = None,
-    plan: DownloadPlan | None = None,
-    **hub_kwargs: Any,
-) -> FetchReport[ESM]:
-    """Download (through the Hugging Face cache) and load ESMs, concurrently.
-
-    Returns the ESMs that loaded, in input order, with ``.failures`` naming each repo that did
-    not and why (missing, not cached offline, invalid config, corrupt or non-finite weights).
-    This holds every ESM in memory (about 2.4 MB each for D=768); to rank thousands, stream
-    over :func:`download_esm_folders` instead. Other arguments as in
-    :func:`download_esm_folders`.
-    """
-    keys = _unique(repo_ids)
-    _enforce_cap(keys, max_bytes, plan, hf_api, hub_kwargs)
-    results, errors = run_each(
-        keys,
-        lambda repo_id: _fetch_esm(repo_id, hub_kwargs),
-        stage=STAGE_DOWNLOAD,
-        progress=progress,
-        cancel=cancel,
-        max_workers=max_workers,
-    )
-    _raise_if_hub_unavailable(results, errors, _count(len(keys), "ESM"))
-    failures = {key: describe_failure(exc) for key, exc in errors.items()}
-    return FetchReport(results.values(), failures, what="ESMs")
-
-
 __all__ = [
+    "BASE_MODEL_TAG_PREFIX",
     "ESM_TAG",
-    "DEFAULT_EMBEDDING_DIM",
-    "DownloadPlan",
-    "FetchReport",
+    "FINETUNE_TAG_PREFIX",
     "base_model_of",
-    "describe_failure",
-    "download_esm_folders",
-    "fetch_esm_configs",
-    "fetch_esms",
     "find_esm_model_infos",
     "find_esm_repo_ids",
     "get_esm_coverage",
-    "is_connectivity_error",
+    "list_models",
     "no_esms_found_error",
-    "plan_download",
-    "run_each",
 ]

@@ -1,8 +1,12 @@
-"""Scoring: LogME (logme, with GIL-free LAPACK calls in lapack), ranking ESM pools (ranking), the TaskRanking result (result)."""
+"""Scoring: LogME (logme, with GIL-free LAPACK calls in lapack), the rankers built on it (rankers), ranking ESM pools (ranking), the TaskRanking result (result)."""
 
 from hfselect_widgets.engine._lazy import lazy_exports
 
 _EXPORTS = {
+    "RANKERS": ".rankers",
+    "make_scorer": ".rankers",
+    "rank_fusion": ".rankers",
+    "knn_score": ".rankers",
     "LogME": ".logme",
     "LogMETarget": ".logme",
     "label_columns": ".logme",

@@ -30,7 +30,7 @@ import torch
 
 from hfselect_widgets._version import __version__
 from hfselect_widgets.engine.esm.format import ESM, ESMConfig, load_esm_parts
-from hfselect_widgets.engine.model_ids import DEFAULT_HUB_MODEL, same_model
+from hfselect_widgets.engine.model_ids import DEFAULT_HUB_MODEL, is_local_path, same_model
 from hfselect_widgets.engine.progress import (
     STAGE_SCORING,
     CancelToken,
@@ -250,30 +250,6 @@ def _embed_target(dataset, base_model, batch_size, progress, cancel, embedding_c
     )
 
 
-def _wrap_base_model(base_model, tokenizer, device_name):
-    """An engine ``BaseModel`` from a transformers model and tokenizer (hfselect's signature)."""
-    from hfselect_widgets.engine.embedding.model import BaseModel, detect_pooling, resolve_device
-
-    if isinstance(base_model, BaseModel):
-        return base_model
-    name = getattr(base_model, "name_or_path", "") or ""
-    from hfselect_widgets.engine.model_ids import is_local_path, model_id_for_path
-
-    model_id = model_id_for_path(name) if is_local_path(name) else (name or None)
-    device = resolve_device(device_name)
-    base_model.to(device)
-    base_model.eval()
-    return BaseModel(
-        model=base_model,
-        tokenizer=tokenizer,
-        model_id=model_id,
-        load_from=name,
-        pooling=detect_pooling(base_model, name, model_id),
-        embedding_dim=int(base_model.config.hidden_size),
-        device=device,
-    )
-
-
 def compute_scores(
     dataset,
     base_model,
@@ -292,7 +268,9 @@ def compute_scores(
     Same meaning as ``hfselect.compute_scores``: ``base_model`` is a transformers model (or an
     engine ``BaseModel``) and ``tokenizer`` its tokenizer.
     """
-    model = _wrap_base_model(base_model, tokenizer, device_name)
+    from hfselect_widgets.engine.embedding.model import wrap_base_model
+
+    model = wrap_base_model(base_model, tokenizer, device_name or "cpu")
     embeddings = _embed_target(dataset, model, batch_size, progress, cancel, embedding_cache)
     handles = [
         e if isinstance(e, ESMHandle) else ESMHandle.from_esm(e, i) for i, e in enumerate(esms)
@@ -356,16 +334,17 @@ def resolve_esm_handles(
         folders, broken = scan_esm_dir(esm_dir)
         failures.update(broken)
         return [ESMHandle.from_folder(f) for f in folders], failures, f"folder {esm_dir}"
-    from hfselect_widgets.engine.hub import discovery as hub
+    from hfselect_widgets.engine.hub.discovery import find_esm_repo_ids
+    from hfselect_widgets.engine.hub.download import download_esm_folders
 
     description = "repo ids"
     if esm_repo_ids is None:
-        esm_repo_ids = hub.find_esm_repo_ids(model_name=model_name, hf_api=hf_api)
+        esm_repo_ids = find_esm_repo_ids(model_name=model_name, hf_api=hf_api)
         description = f"Hub ESMs for {model_name}"
     handles: list[ESMHandle] = []
     hub_ids = []
     for item in esm_repo_ids:
-        if Path(os.path.expanduser(str(item))).is_dir():
+        if is_local_path(item):
             handles.append(ESMHandle.from_folder(os.path.expanduser(str(item))))
         else:
             hub_ids.append(str(item))
@@ -377,7 +356,7 @@ def resolve_esm_handles(
         }
         if max_bytes is not None:
             kwargs["max_bytes"] = max_bytes
-        folders, download_failures = hub.download_esm_folders(hub_ids, **kwargs)
+        folders, download_failures = download_esm_folders(hub_ids, **kwargs)
         failures.update(download_failures)
         handles.extend(
             ESMHandle.from_folder(folders[r], repo_id=r) for r in hub_ids if r in folders

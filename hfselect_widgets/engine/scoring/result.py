@@ -24,7 +24,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from hfselect_widgets.engine.esm.format import ESMConfig, _atomic_write_bytes
+from hfselect_widgets.engine._io import atomic_write, to_json
+from hfselect_widgets.engine.esm.format import ESMConfig
+from hfselect_widgets.engine.model_ids import is_hub_id
 from hfselect_widgets.errors import InvalidTaskRankingError
 
 # Column name -> ESMConfig attribute, in hfselect's to_pandas order.
@@ -193,11 +195,7 @@ class TaskRanking(Sequence):
             strict=True,
         ):
             task = html.escape(str(config.task_id))
-            if (
-                config.task_id
-                and "/" in str(config.task_id)
-                and not os.path.isabs(str(config.task_id))
-            ):
+            if "/" in str(config.task_id) and is_hub_id(config.task_id):
                 task = (
                     f'<a href="https://huggingface.co/datasets/{html.escape(str(config.task_id))}"'
                     f' target="_blank">{task}</a>'
@@ -266,9 +264,9 @@ class TaskRanking(Sequence):
 
     def to_json(self, path: str | os.PathLike | None = None) -> str:
         """Serialise to JSON (and write it atomically to ``path`` if given)."""
-        text = json.dumps(self.to_dict(), indent=2, default=_json_default) + "\n"
+        text = to_json(self.to_dict(), indent=2) + "\n"
         if path is not None:
-            _atomic_write_bytes(Path(path), text.encode("utf-8"))
+            atomic_write(path, text)
         return text
 
     def to_csv(self, path: str | os.PathLike | None = None) -> str:
@@ -279,7 +277,7 @@ class TaskRanking(Sequence):
         ]
         text = frame.to_csv()
         if path is not None:
-            _atomic_write_bytes(Path(path), text.encode("utf-8"))
+            atomic_write(path, text)
         return text
 
     @classmethod
@@ -342,14 +340,6 @@ class TaskRanking(Sequence):
 
 def _source_of(config: ESMConfig, index: int) -> str:
     return config.repo_id or config.source or f"{config.task_id} (#{index})"
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, Path):
-        return str(value)
-    return str(value)
 
 
 __all__ = ["TaskRanking", "PANDAS_COLUMNS"]

@@ -1,4 +1,4 @@
-"""Training ESMs: fine-tuning the base model with validation (finetune), train_esm and hfselect's ESMTrainer (train)."""
+"""Training ESMs: fine-tuning the base model with validation (finetune), the whole path train_esm (train), its quality checks (quality), hfselect's ESMTrainer (trainer) and abstract Trainer (trainer_base), output folders written atomically (output), the fine-tuned model's folder (finetuned_model)."""
 
 from hfselect_widgets.engine._lazy import lazy_exports
 
@@ -13,15 +13,15 @@ _EXPORTS = {
     "validation_split": ".finetune",
     "OPTIMIZERS": ".finetune",
     "Trainer": ".trainer_base",
-    "ESMTrainer": ".train",
+    "ESMTrainer": ".trainer",
     "TrainedESM": ".train",
-    "TrainingQualityWarning": ".train",
-    "save_finetuned_model": ".train",
     "train_esm": ".train",
-    "wrap_base_model": ".train",
-    "check_output_dir": ".train",
-    "write_folder_atomically": ".train",
-    "TRAIN_INFO_NAME": ".train",
+    "TrainingQualityWarning": ".quality",
+    "quality_warnings": ".quality",
+    "save_finetuned_model": ".finetuned_model",
+    "check_output_dir": ".output",
+    "write_folder_atomically": ".output",
+    "TRAIN_INFO_NAME": ".output",
 }
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

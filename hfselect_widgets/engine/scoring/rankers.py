@@ -1,0 +1,184 @@
+"""Rankers: ways to score an ESM (a candidate intermediate dataset) for one target.
+
+Every ranker turns what is known about the target (its base-model embeddings and labels) and
+one ESM (its config, and the target embeddings mapped through it) into one number, higher =
+better. :func:`make_scorer` prepares the target once; the returned function is called per ESM
+from the scoring loop, so every ranker streams the pool exactly like ESM-LogME does.
+
+* ``esm-logme``: LogME of the ESM-transformed embeddings (hf-dataset-selector's score, to 1e-6).
+* ``logme-permutation``: ESM-LogME minus the mean ESM-LogME of the same features with the
+  target's labels shuffled (a few fixed permutations). The shuffled score measures how well the
+  features fit *any* labelling of this size; subtracting it removes the part of the score that
+  does not depend on the target's labels. The permuted label columns share the ESM's Gram
+  matrix and its reduction, so it costs little more than one LogME.
+* ``knn``: leave-one-out k-nearest-neighbour accuracy (cosine, distance-weighted votes; R² for
+  regression) of the ESM-transformed embeddings (Sorkhei et al., 2025, call kNN on features a
+  strong transferability estimator).
+* ``textemb``: cosine between the target's mean base embedding and the source's (stored in
+  ESM configs we write under ``source_mean_embedding``; ESMs without it get no score). It needs
+  no transformation and no labels: a pure "domain nearness".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from hfselect_widgets.engine.scoring.logme import LogMETarget, label_columns
+
+SOURCE_EMBEDDING_KEY = "source_mean_embedding"
+"""ESM config key (ours) of the source's mean base embedding, for the ``textemb`` ranker."""
+
+ESM_LOGME = "esm-logme"
+LOGME_PERMUTATION = "logme-permutation"
+KNN = "knn"
+TEXTEMB = "textemb"
+
+RANKERS: Mapping[str, str] = {
+    ESM_LOGME: "LogME of the ESM-transformed target embeddings (hf-dataset-selector's score)",
+    LOGME_PERMUTATION: "ESM-LogME minus its mean with the target's labels shuffled",
+    KNN: "leave-one-out kNN accuracy (R² for regression) on ESM-transformed embeddings",
+    TEXTEMB: "cosine of the mean base embeddings of target and source (domain nearness)",
+}
+"""Every ranker's name and what it measures."""
+
+NEEDS_FEATURES = frozenset({ESM_LOGME, LOGME_PERMUTATION, KNN})
+"""Rankers that need the target mapped through each ESM (``textemb`` does not)."""
+
+DEFAULT_PERMUTATIONS = 5
+DEFAULT_NEIGHBOURS = 10
+
+Scorer = Callable[[np.ndarray | None, Any], float]
+"""``scorer(features, config) -> score``: features are the (N, D) ESM-transformed target
+embeddings (``None`` for rankers outside :data:`NEEDS_FEATURES`), config the ESM's config."""
+
+
+def check_ranker(name: str) -> str:
+    """``name`` if it is a known ranker, else a ValueError listing them."""
+    if name not in RANKERS:
+        raise ValueError(f"Unknown ranker {name!r}; choose one of {', '.join(RANKERS)}.")
+    return name
+
+
+class _PermutationTarget(LogMETarget):
+    """LogME on the real label columns and ``permutations`` shuffled copies at once."""
+
+    def __init__(self, labels: np.ndarray, regression: bool, permutations: int, seed: int):
+        super().__init__(labels, regression)
+        rng = np.random.default_rng(seed)
+        real = self.y
+        self.real_columns = real.shape[1]
+        shuffled = [real[rng.permutation(len(real))] for _ in range(permutations)]
+        self.y = np.asfortranarray(np.hstack([real, *shuffled]))
+        self.y_sq_norms = (self.y**2).sum(axis=0)
+
+    def score(self, features: np.ndarray) -> float:
+        evidences = self.column_evidences(features)
+        real = float(np.mean(evidences[: self.real_columns]))
+        return real - float(np.mean(evidences[self.real_columns :]))
+
+
+def knn_score(
+    features: np.ndarray, labels: np.ndarray, regression: bool, k: int = DEFAULT_NEIGHBOURS
+) -> float:
+    """Leave-one-out kNN on cosine similarity: accuracy (classification, similarity-weighted
+    votes) or R² of the similarity-weighted mean (regression)."""
+    f = np.asarray(features, dtype=np.float64)
+    f = f / np.maximum(np.linalg.norm(f, axis=1, keepdims=True), 1e-12)
+    similarity = f @ f.T
+    np.fill_diagonal(similarity, -np.inf)  # leave one out
+    k = max(1, min(k, len(f) - 1))
+    neighbours = np.argpartition(-similarity, k - 1, axis=1)[:, :k]
+    weights = np.maximum(np.take_along_axis(similarity, neighbours, axis=1), 0.0) + 1e-6
+    if regression:
+        y = label_columns(labels, True)
+        predicted = np.einsum("nk,nkc->nc", weights, y[neighbours]) / weights.sum(1)[:, None]
+        residual = ((y - predicted) ** 2).sum()
+        total = ((y - y.mean(axis=0)) ** 2).sum()
+        return float(1.0 - residual / total) if total > 0 else 0.0
+    onehot = label_columns(labels, False)
+    votes = np.einsum("nk,nkc->nc", weights, onehot[neighbours])
+    return float(np.mean(votes.argmax(axis=1) == np.asarray(labels).astype(int)))
+
+
+def source_embedding(config: Any) -> np.ndarray | None:
+    """The source's mean base embedding from an ESM config, if it was recorded."""
+    getter = getattr(config, "get", None)
+    value = getter(SOURCE_EMBEDDING_KEY) if callable(getter) else None
+    return None if value is None else np.asarray(value, dtype=np.float64)
+
+
+def mean_embedding(embeddings: np.ndarray) -> list[float]:
+    """The value stored under :data:`SOURCE_EMBEDDING_KEY`: the mean embedding, as floats
+    rounded to 6 significant digits (a 768-d vector is about 9 kB of JSON)."""
+    mean = np.asarray(embeddings, dtype=np.float64).mean(axis=0)
+    return [float(f"{v:.6g}") for v in mean]
+
+
+def _cosine(a: np.ndarray, b: np.ndarray) -> float:
+    return float(a @ b / max(np.linalg.norm(a) * np.linalg.norm(b), 1e-12))
+
+
+def make_scorer(
+    ranker: str,
+    embeddings: np.ndarray,
+    labels: np.ndarray,
+    regression: bool,
+    *,
+    permutations: int = DEFAULT_PERMUTATIONS,
+    neighbours: int = DEFAULT_NEIGHBOURS,
+    seed: int = 0,
+) -> Scorer:
+    """Prepare ``ranker`` for one target (its base embeddings and labels); the result scores
+    one ESM from its transformed features and its config (NaN when it cannot)."""
+    check_ranker(ranker)
+    if ranker == ESM_LOGME:
+        target = LogMETarget(labels, regression)
+        return lambda features, config: target.score(features)
+    if ranker == LOGME_PERMUTATION:
+        permuted = _PermutationTarget(labels, regression, permutations, seed)
+        return lambda features, config: permuted.score(features)
+    if ranker == KNN:
+        labels = np.asarray(labels)
+        return lambda features, config: knn_score(features, labels, regression, neighbours)
+    target_mean = np.asarray(embeddings, dtype=np.float64).mean(axis=0)
+
+    def textemb(features, config) -> float:
+        source = source_embedding(config)
+        if source is None or source.shape != target_mean.shape:
+            return float("nan")
+        return _cosine(target_mean, source)
+
+    return textemb
+
+
+def rank_fusion(tables: Mapping[str, Mapping[str, float]]) -> dict[str, float]:
+    """Mean-rank fusion of several rankers' scores of the same candidates: each candidate's
+    score is minus its mean rank (1 = best) over the rankers that scored it."""
+    candidates = sorted({c for table in tables.values() for c in table})
+    ranks: dict[str, list[float]] = {c: [] for c in candidates}
+    for table in tables.values():
+        finite = {c: v for c, v in table.items() if np.isfinite(v)}
+        order = sorted(finite, key=lambda c: -finite[c])
+        for position, candidate in enumerate(order, start=1):
+            ranks[candidate].append(position)
+    return {c: -float(np.mean(r)) if r else float("nan") for c, r in ranks.items()}
+
+
+__all__ = [
+    "ESM_LOGME",
+    "KNN",
+    "LOGME_PERMUTATION",
+    "NEEDS_FEATURES",
+    "RANKERS",
+    "SOURCE_EMBEDDING_KEY",
+    "TEXTEMB",
+    "check_ranker",
+    "knn_score",
+    "make_scorer",
+    "mean_embedding",
+    "rank_fusion",
+    "source_embedding",
+]
