@@ -220,7 +220,7 @@ def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of ``hfselect-widgets`` (sub-commands rank, demo, train, publish)."""
+    """The argument parser of ``hfselect-widgets`` (rank, demo, train, publish, evaluate)."""
     parser = argparse.ArgumentParser(
         prog="hfselect-widgets",
         description="Rank intermediate datasets for your target dataset with ESM-LogME.",
@@ -265,7 +265,49 @@ def build_parser() -> argparse.ArgumentParser:
     )
     publish.add_argument("--exist-ok", action="store_true", help="accept an existing empty repo")
     publish.add_argument("--license", default="apache-2.0", help="licence in the model card")
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="how good are the rankings? regret, NDCG and Spearman against real transfer",
+        description="Evaluate rankers against real transfer: read RESULTS (a folder with "
+        "transfer.jsonl, the measured fine-tuning results, and scores.json, each ranker's "
+        "scores; benchmarks/ranking_quality.py writes both) and print regret@k, NDCG@k, "
+        "Spearman, Kendall and top-k hits with bootstrap intervals, beside the random and "
+        "static baselines.",
+    )
+    evaluate.add_argument("results", help="folder with transfer.jsonl and scores.json")
+    evaluate.add_argument(
+        "-o",
+        "--output",
+        action="append",
+        default=[],
+        help="also write the report (.json, .csv or .md, by suffix); repeatable",
+    )
+    evaluate.add_argument(
+        "--bootstrap", type=int, default=1000, help="bootstrap resamples (default 1000)"
+    )
+    evaluate.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     return parser
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    from hfselect_widgets.engine.evaluation import report_from_results
+
+    for output in args.output:
+        if Path(output).suffix.lower() not in (".json", ".csv", ".md"):
+            print(f"error: --output {output}: use a .json, .csv or .md file", file=sys.stderr)
+            return EXIT_USAGE
+        if Path(output).is_dir():
+            print(f"error: --output {output} is a folder; name a file", file=sys.stderr)
+            return EXIT_USAGE
+    try:
+        report = report_from_results(args.results, num_bootstrap=args.bootstrap, seed=args.seed)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(report.to_markdown(), end="")
+    for output in args.output:
+        print(f"Wrote {report.save(output)}")
+    return 0
 
 
 def _target_request(args: argparse.Namespace, dataset: str | None = None):
@@ -501,7 +543,13 @@ def run_publish(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"rank": run_rank, "demo": run_demo, "train": run_train, "publish": run_publish}
+COMMANDS = {
+    "rank": run_rank,
+    "demo": run_demo,
+    "train": run_train,
+    "publish": run_publish,
+    "evaluate": run_evaluate,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -89,12 +89,20 @@ class TransferStore:
     def add(self, record: Mapping[str, Any]) -> None:
         """Append one finished run and flush it to disk (fsync) before returning."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        # A crash can leave a line without its newline: start on a fresh line, or the new
+        # record would be glued to the broken one and lost with it.
+        cut = self.path.exists() and self.path.stat().st_size > 0 and not self._ends_with_newline()
         with open(self.path, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps(dict(record), sort_keys=True) + "\n")
+            handle.write(("\n" if cut else "") + json.dumps(dict(record), sort_keys=True) + "\n")
             handle.flush()
             os.fsync(handle.fileno())
         self.records.append(dict(record))
         self._keys.add(self._key(record))
+
+    def _ends_with_newline(self) -> bool:
+        with open(self.path, "rb") as handle:
+            handle.seek(-1, os.SEEK_END)
+            return handle.read(1) == b"\n"
 
     def truth(
         self, metric: str | None = None, recipe: str | None = None

@@ -1,0 +1,399 @@
+"""Ranking quality as a feature (engine/evaluation): metrics, real transfer, report, resume.
+
+The end-to-end test builds, on a tiny model, a source made to transfer (the target's own rule
+on other rows) and one made not to (random labels), measures real transfer and checks that the
+metrics tell them apart. The metric functions are checked against hand-computed cases.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import warnings
+
+import numpy as np
+import pytest
+from tiny_models import make_tiny_model
+
+from hfselect_widgets.engine.data.dataset import Dataset
+from hfselect_widgets.engine.embedding.model import clear_model_cache, embed_texts, load_base_model
+from hfselect_widgets.engine.evaluation import (
+    NO_TRANSFER,
+    TransferStore,
+    TransferTarget,
+    build_report,
+    compare,
+    evaluate,
+    measure_transfer,
+    report_from_results,
+    self_retrieval,
+    static_scores,
+    summarize,
+)
+from hfselect_widgets.engine.evaluation.metrics import (
+    kendall_tau,
+    ndcg_at_k,
+    regret_at_k,
+    spearman,
+    target_metrics,
+)
+from hfselect_widgets.engine.scoring.logme import logme
+from hfselect_widgets.engine.scoring.rankers import (
+    RANKERS,
+    SOURCE_EMBEDDING_KEY,
+    knn_score,
+    make_scorer,
+    rank_fusion,
+)
+from hfselect_widgets.engine.training.finetune import FineTuneConfig
+from hfselect_widgets.engine.training.quality import TrainingQualityWarning
+from hfselect_widgets.engine.training.train import train_esm
+from hfselect_widgets.errors import RankingCancelled
+
+# --- metrics against hand-computed cases ------------------------------------------------------
+
+
+def test_regret_is_the_share_of_the_best_lost_by_the_top_k():
+    perf = [0.80, 0.90, 0.70]  # source 1 is best; no transfer reaches 0.85
+    order = [2, 0, 1]  # the ranker puts the worst first, the best last
+    assert regret_at_k(order, perf, best=0.90, k=1) == pytest.approx(100 * (0.90 - 0.70) / 0.90)
+    assert regret_at_k(order, perf, best=0.90, k=2) == pytest.approx(100 * (0.90 - 0.80) / 0.90)
+    assert regret_at_k(order, perf, best=0.90, k=3) == pytest.approx(0.0)
+    # No transfer beating every source counts as the best achievable.
+    metrics = target_metrics([3, 2, 1], [0.8, 0.7, 0.6], no_transfer=1.0, ks=(1,))
+    assert metrics["regret@1"] == pytest.approx(20.0)
+
+
+def test_ndcg_spearman_and_kendall_by_hand():
+    perf = [0.5, 0.7, 0.6]  # gains over the minimum: 0, 0.2, 0.1
+    ideal = 0.2 + 0.1 / np.log2(3)
+    assert ndcg_at_k([1, 2, 0], perf, k=2) == pytest.approx(1.0)
+    assert ndcg_at_k([2, 1, 0], perf, k=2) == pytest.approx((0.1 + 0.2 / np.log2(3)) / ideal)
+    assert spearman([1, 2, 3], [10, 20, 30]) == pytest.approx(1.0)
+    assert spearman([1, 2, 3], [30, 20, 10]) == pytest.approx(-1.0)
+    # Kendall tau-b with one discordant pair of three: (2 - 1) / 3.
+    assert kendall_tau([1, 2, 3], [1, 3, 2]) == pytest.approx(1 / 3)
+
+
+def test_ties_in_the_score_are_broken_against_the_ranker():
+    metrics = target_metrics([1.0, 1.0], [0.9, 0.5], no_transfer=None, ks=(1,))
+    assert metrics["hit@1"] == 0.0
+    assert metrics["regret@1"] > 0
+
+
+TRUTH = {
+    "t1": {
+        "a": {0: 0.9, 1: 0.8},
+        "b": {0: 0.6, 1: 0.7},
+        "c": {0: 0.5, 1: 0.5},
+        NO_TRANSFER: {0: 0.6},
+    },
+    "t2": {
+        "a": {0: 0.4, 1: 0.5},
+        "b": {0: 0.8, 1: 0.9},
+        "c": {0: 0.6, 1: 0.6},
+        NO_TRANSFER: {0: 0.5},
+    },
+    "t3": {
+        "a": {0: 0.7, 1: 0.7},
+        "b": {0: 0.5, 1: 0.4},
+        "c": {0: 0.9, 1: 0.8},
+        NO_TRANSFER: {0: 0.6},
+    },
+}
+ORACLE = {t: {s: float(np.mean(list(v.values()))) for s, v in by.items() if s != NO_TRANSFER}
+          for t, by in TRUTH.items()}  # fmt: skip
+INVERSE = {t: {s: -v for s, v in row.items()} for t, row in ORACLE.items()}
+
+
+def test_evaluate_an_oracle_and_an_inverse_ranker_with_intervals():
+    oracle = evaluate(ORACLE, TRUTH, num_bootstrap=200)
+    inverse = evaluate(INVERSE, TRUTH, num_bootstrap=200)
+    assert oracle["regret@1"].mean == 0 and oracle["hit@1"].mean == 1
+    assert oracle["spearman"].mean == pytest.approx(1.0)
+    assert inverse["spearman"].mean == pytest.approx(-1.0)
+    assert inverse["hit@1"].mean == 0
+    # regret@1 of the inverse ranker: each target's worst source, by hand.
+    by_hand = np.mean(
+        [100 * (0.85 - 0.5) / 0.85, 100 * (0.85 - 0.45) / 0.85, 100 * (0.85 - 0.45) / 0.85]
+    )
+    assert inverse["regret@1"].mean == pytest.approx(by_hand)
+    for summary in inverse.values():
+        assert summary.low <= summary.mean <= summary.high
+    assert set(inverse["spearman"].per_target) == {"t1", "t2", "t3"}
+
+
+def test_paired_comparison_and_static_baseline():
+    difference = compare(ORACLE, INVERSE, TRUTH, num_bootstrap=200)
+    assert difference["spearman"].mean == pytest.approx(2.0)
+    assert difference["spearman"].low > 0  # the same resamples for both: clearly better
+    same = compare(ORACLE, ORACLE, TRUTH, num_bootstrap=50)
+    assert same["spearman"].low == same["spearman"].high == 0
+    # The static baseline ignores the target: for t1 it is the mean over t2 and t3 only.
+    static = static_scores(ORACLE)
+    assert static["t1"]["c"] > static["t1"]["a"]  # c and a shine on t3/t2, not on t1
+
+
+def test_report_has_every_ranker_and_the_baselines_and_writes_json_csv_md(tmp_path):
+    report = build_report(
+        {"oracle": ORACLE, "inverse": INVERSE},
+        TRUTH,
+        self_scores={"oracle": {"a": {"a": 1.0, "b": 0.0}, "b": {"a": 1.0, "b": 0.5}}},
+        num_bootstrap=50,
+        random_draws=20,
+    )
+    assert set(report.rankers) == {
+        "oracle", "inverse", "static (mean score)", "static (mean transfer)", "random"
+    }  # fmt: skip
+    assert abs(report.rankers["random"]["spearman"].mean) < 0.3
+    assert report.self_retrieval["oracle"]["hit_rate"] == 0.5
+    assert report.targets["t2"]["best_source"] == "b"
+    for suffix in (".json", ".csv", ".md"):
+        path = report.save(tmp_path / f"report{suffix}")
+        assert path.stat().st_size > 0
+    assert "oracle" in json.loads((tmp_path / "report.json").read_text())["rankers"]
+    assert "| oracle |" in (tmp_path / "report.md").read_text()
+    with pytest.raises(ValueError, match=".json, .csv or .md"):
+        report.save(tmp_path / "report.xlsx")
+
+
+def test_self_retrieval_ranks_of_own_esm():
+    results = self_retrieval({"a": {"a": 0.1, "b": 0.9}, "b": {"a": 0.1, "b": 0.9}})
+    summary = summarize(results)
+    assert summary["hit_rate"] == 0.5 and summary["misses"] == {"a": 2}
+
+
+# --- rankers -----------------------------------------------------------------------------------
+
+
+def _separable(n=60, d=8, seed=0):
+    rng = np.random.default_rng(seed)
+    labels = np.arange(n) % 2
+    features = rng.normal(size=(n, d))
+    features[:, 0] += 8 * labels - 4  # the classes sit at -4 and +4 on one axis
+    return features, labels
+
+
+def test_permutation_control_removes_the_label_independent_part_of_logme():
+    features, labels = _separable()
+    noise = np.random.default_rng(1).normal(size=features.shape)
+    scorer = make_scorer("logme-permutation", features, labels, False, permutations=5)
+    # The informative features beat pure noise; noise gets about 0 (its real and shuffled
+    # labels fit equally badly), while plain LogME gives noise a non-zero score.
+    assert scorer(features, None) > 0.1
+    assert abs(scorer(noise, None)) < abs(logme(noise, labels))
+    assert scorer(features, None) == pytest.approx(
+        logme(features, labels) - _mean_shuffled_logme(features, labels), rel=1e-9
+    )
+
+
+def _mean_shuffled_logme(features, labels, permutations=5, seed=0):
+    from hfselect_widgets.engine.scoring.logme import label_columns
+
+    rng = np.random.default_rng(seed)
+    y = label_columns(labels, False)
+    values = []
+    for _ in range(permutations):
+        shuffled = y[rng.permutation(len(y))]
+        # Per column LogME, averaged: what the stacked computation averages.
+        values.append(np.mean([logme(features, col, regression=True) for col in shuffled.T]))
+    return float(np.mean(values))
+
+
+def test_knn_and_textemb_and_fusion():
+    features, labels = _separable()
+    assert knn_score(features, labels, False) > 0.9
+    assert knn_score(np.random.default_rng(2).normal(size=features.shape), labels, False) < 0.75
+    values = features[:, 0]
+    assert knn_score(features, values, True) > 0.5
+    textemb = make_scorer("textemb", features, labels, False)
+    near = {SOURCE_EMBEDDING_KEY: features.mean(axis=0).tolist()}
+    far = {SOURCE_EMBEDDING_KEY: (-features.mean(axis=0)).tolist()}
+    assert textemb(None, near) == pytest.approx(1.0)
+    assert textemb(None, far) == pytest.approx(-1.0)
+    assert np.isnan(textemb(None, {}))  # a Hub ESM without the key gets no score
+    fused = rank_fusion({"x": {"a": 3, "b": 2, "c": 1}, "y": {"a": 1, "b": 3, "c": 2}})
+    assert fused == {"a": -2.0, "b": -1.5, "c": -2.5}
+    with pytest.raises(ValueError, match="choose one of"):
+        make_scorer("nope", features, labels, False)
+    assert set(RANKERS) >= {"esm-logme", "logme-permutation", "knn", "textemb"}
+
+
+# --- end to end on a tiny model: real transfer, ESM scores, the report --------------------------
+
+POSITIVE = ["good", "great", "loved"]
+NEGATIVE = ["bad", "terrible", "not"]
+FILLER = ["the", "movie", "film", "story", "music", "acting", "plot", "book", "it", "was", "a"]
+
+
+def _rule_rows(n: int, seed: int, random_labels: bool = False):
+    """Texts whose label is whether a positive word appears (or random labels)."""
+    rng = random.Random(seed)
+    texts, labels = [], []
+    for i in range(n):
+        label = i % 2
+        words = rng.sample(FILLER, 4) + [rng.choice(POSITIVE if label else NEGATIVE)]
+        rng.shuffle(words)
+        texts.append(" ".join(words))
+        labels.append(rng.randint(0, 1) if random_labels else label)
+    return Dataset(texts, labels, text_col="text")
+
+
+SOURCE_RECIPE = FineTuneConfig(
+    num_epochs=8, batch_size=16, learning_rate=1e-3, max_length=16, validation_share=0.2,
+    min_steps=0,
+)  # fmt: skip
+TARGET_RECIPE = FineTuneConfig(
+    num_epochs=5, batch_size=8, learning_rate=1e-3, max_length=16, validation_share=0.0,
+    min_steps=0,
+)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def pool(tmp_path_factory):
+    """A base model and two trained sources: "rule" (transfers) and "noise" (cannot)."""
+    clear_model_cache()
+    root = tmp_path_factory.mktemp("evaluation")
+    base = make_tiny_model(root / "base", "bert")
+    trained = {}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for name, data in {
+            "rule": _rule_rows(240, seed=1),
+            "noise": _rule_rows(240, seed=2, random_labels=True),
+        }.items():
+            trained[name] = train_esm(
+                data,
+                str(base),
+                root / "esms" / name,
+                finetune=SOURCE_RECIPE,
+                finetuned_model_dir=root / "models" / name,
+                task_id=name,
+                device="cpu",
+            )
+    yield {"root": root, "base": base, "trained": trained, "warnings": caught}
+    clear_model_cache()
+
+
+def _learning_warnings(caught, name):
+    return [
+        str(w.message)
+        for w in caught
+        if issubclass(w.category, TrainingQualityWarning) and "learn" in str(w.message)
+    ]
+
+
+def test_training_quality_warning_fires_for_random_labels_only(pool):
+    rule, noise = pool["trained"]["rule"], pool["trained"]["noise"]
+    assert rule.esm.config.get("lm_learned") is True
+    assert noise.esm.config.get("lm_learned") is False
+    messages = _learning_warnings(pool["warnings"], "noise")
+    assert len(messages) == 1  # one fine-tune did not learn: the random-label one
+    assert noise.esm.config.get("training_warnings")
+    assert not any("learn" in m for m in rule.esm.config.get("training_warnings") or [])
+    # The ESM configs record the source's mean embedding for the textemb ranker.
+    assert len(rule.esm.config.get(SOURCE_EMBEDDING_KEY)) == 32
+
+
+def test_real_transfer_and_the_metrics_tell_the_sources_apart(pool, tmp_path):
+    root = pool["root"]
+    target = TransferTarget("target", _rule_rows(16, seed=3), _rule_rows(100, seed=4))
+    starts = {
+        NO_TRANSFER: str(pool["base"]),
+        "rule": str(root / "models" / "rule"),
+        "noise": str(root / "models" / "noise"),
+    }
+    store = measure_transfer(
+        [target], starts, tmp_path / "transfer.jsonl", seeds=(0, 1), recipe=TARGET_RECIPE,
+        device="cpu",
+    )  # fmt: skip
+    truth = store.truth()
+    mean = {s: np.mean(list(v.values())) for s, v in truth["target"].items()}
+    assert mean["rule"] > mean["noise"] + 0.2
+    assert mean["rule"] > mean[NO_TRANSFER] + 0.2
+
+    # ESM-LogME on the target sample, as the ranking would compute it.
+    base = load_base_model(str(pool["base"]), device="cpu")
+    x = embed_texts(list(target.train.texts), base, 16)
+    scores = {}
+    for ranker in ("esm-logme", "textemb"):
+        scorer = make_scorer(ranker, x, np.asarray(target.train.labels), False)
+        scores[ranker] = {"target": {}}
+        for name, trained in pool["trained"].items():
+            weight = trained.esm.model.weight.detach().numpy()
+            bias = trained.esm.model.bias.detach().numpy()
+            scores[ranker]["target"][name] = scorer(x @ weight.T + bias, trained.esm.config)
+    # A ranker from the truth itself, and one that gets it backwards: the metrics must say
+    # which one picked the source that really transfers, whatever the real rankers did here.
+    scores["oracle"] = {"target": {"rule": 1.0, "noise": 0.0}}
+    scores["backwards"] = {"target": {"rule": 0.0, "noise": 1.0}}
+    report = build_report(scores, truth, num_bootstrap=50, random_draws=20)
+    assert report.rankers["oracle"]["hit@1"].mean == 1.0
+    assert report.rankers["oracle"]["regret@1"].mean == 0.0
+    assert report.rankers["backwards"]["hit@1"].mean == 0.0
+    assert report.rankers["backwards"]["regret@1"].mean > 20  # % of the best lost
+    for ranker in ("esm-logme", "textemb"):
+        row = scores[ranker]["target"]
+        picked_rule = row["rule"] > row["noise"]
+        assert report.rankers[ranker]["hit@1"].mean == float(picked_rule)
+    (tmp_path / "scores.json").write_text(
+        json.dumps({r: {"target:target": s["target"]} for r, s in scores.items()})
+    )
+    again = report_from_results(tmp_path, num_bootstrap=50, random_draws=20)
+    assert again.rankers["oracle"]["hit@1"].mean == 1.0
+
+
+def test_transfer_resumes_after_an_interruption_without_redoing_runs(pool, tmp_path):
+    target = TransferTarget("target", _rule_rows(16, seed=3), _rule_rows(40, seed=4))
+    starts = {NO_TRANSFER: str(pool["base"]), "rule": str(pool["root"] / "models" / "rule")}
+    path = tmp_path / "transfer.jsonl"
+
+    class StopAfterFirst:
+        """A cancel token that turns on once one run is on disk."""
+
+        def is_set(self):
+            return path.exists() and len(path.read_text().splitlines()) >= 1
+
+    with pytest.raises(RankingCancelled):
+        measure_transfer(
+            [target], starts, path, seeds=(0, 1), recipe=TARGET_RECIPE, device="cpu",
+            cancel=StopAfterFirst(),
+        )  # fmt: skip
+    first = path.read_text().splitlines()
+    assert len(first) == 1
+    # A run cut mid-line by a crash is ignored and redone.
+    with open(path, "a") as handle:
+        handle.write('{"target": "target", "sour')
+    done = []
+    store = measure_transfer(
+        [target], starts, path, seeds=(0, 1), recipe=TARGET_RECIPE, device="cpu",
+        log=done.append,
+    )  # fmt: skip
+    assert len(store.records) == 4
+    assert path.read_text().splitlines()[0] == first[0]  # the finished run was not redone
+    keys = {(r["source"], r["seed"]) for r in TransferStore(path).records}
+    assert len(keys) == 4
+    assert len(done) == 3
+
+
+def test_cli_evaluate_prints_the_report_and_writes_files(tmp_path, capsys):
+    from hfselect_widgets.cli import main
+
+    store = TransferStore(tmp_path / "transfer.jsonl")
+    for target, by_source in TRUTH.items():
+        for source, seeds in by_source.items():
+            for seed, value in seeds.items():
+                store.add(
+                    {"target": target, "source": source, "seed": seed, "recipe": "r",
+                     "is_regression": False, "metrics": {"accuracy": value}}
+                )  # fmt: skip
+    scores = {"oracle": {f"target:{t}": row for t, row in ORACLE.items()}}
+    (tmp_path / "scores.json").write_text(json.dumps(scores))
+    out = tmp_path / "out" / "report.csv"
+    assert main(["evaluate", str(tmp_path), "--bootstrap", "20", "-o", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "| oracle | 0.00 [0.00, 0.00]" in printed and "| random |" in printed
+    assert out.read_text().startswith("ranker,metric,mean,low,high")
+    assert main(["evaluate", str(tmp_path / "out")]) == 2
+    assert "has no transfer.jsonl or scores.json" in capsys.readouterr().err
+    assert main(["evaluate", str(tmp_path), "-o", str(tmp_path / "r.xlsx")]) == 2
