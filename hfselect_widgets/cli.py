@@ -130,6 +130,12 @@ def _add_ranking_arguments(parser: argparse.ArgumentParser, demo: bool = False) 
         ),
     )
     pool.add_argument("--pooling", choices=["pooler", "mean", "cls"], default=None)
+    pool.add_argument(
+        "--ranker",
+        choices=list(defaults.RANKER_NAMES),
+        default=defaults.RANKER,
+        help="the score that orders the ESMs (default: esm-logme, hf-dataset-selector's)",
+    )
     source = pool.add_mutually_exclusive_group()
     source.add_argument(
         "--esm-dir",
@@ -351,6 +357,7 @@ def _ranking_request(args: argparse.Namespace, target, *, default_pool: str):
         pool=pool,
         model=args.model,
         pooling=args.pooling,
+        ranker=args.ranker,
         batch_size=args.batch_size,
         device=args.device,
         embedding_cache=not args.no_cache,

@@ -71,6 +71,7 @@ from IPython.display import display
 from traitlets import Bool, Int, TraitError, Unicode, validate
 from traitlets.config import Configurable
 
+from hfselect_widgets.engine import defaults
 from hfselect_widgets.errors import ANY_VALUE, Vocabulary
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -127,7 +128,7 @@ class _EsmRankParser(MagicArgumentParser):
 USAGE = """%(prog)s DATASET --text-col COL [COL ...] --label-col COL
     [--subset NAME] [--split NAME] [--num-examples N] [--seed N]
     [--regression | --classification] [--model MODEL]
-    [--esm-dir DIR | --demo | --hub] [--filter KEY=VALUE]... [--pooling P] [--max-mb MB]
+    [--esm-dir DIR | --demo | --hub] [--filter KEY=VALUE]... [--pooling P] [--ranker R] [--max-mb MB]
     [--drop-missing]
     [--top K] [-o VAR] [--no-widget | --widget] [--batch-size N] [--device DEVICE]"""
 
@@ -203,6 +204,12 @@ def _build_parser() -> _EsmRankParser:
         choices=["pooler", "mean", "cls"],
         default=None,
         help="override the base model's pooling (default: detected as the ESMs expect)",
+    )
+    pool.add_argument(
+        "--ranker",
+        choices=list(defaults.RANKER_NAMES),
+        default=defaults.RANKER,
+        help="the score that orders the ESMs (default: esm-logme, hf-dataset-selector's)",
     )
     pool.add_argument(
         "--max-mb",
@@ -506,6 +513,7 @@ class EsmRankMagics(Magics, Configurable):
             ),
             model=pick("model") or self.model or None,
             pooling=args.pooling,
+            ranker=args.ranker,
             batch_size=batch_size,
             device=pick("device", self.device),
             embedding_cache=bool(self.embedding_cache),

@@ -397,3 +397,38 @@ def test_cli_evaluate_prints_the_report_and_writes_files(tmp_path, capsys):
     assert main(["evaluate", str(tmp_path / "out")]) == 2
     assert "has no transfer.jsonl or scores.json" in capsys.readouterr().err
     assert main(["evaluate", str(tmp_path), "-o", str(tmp_path / "r.xlsx")]) == 2
+
+
+def test_every_front_end_offers_every_ranker_and_the_ranking_records_it(tmp_path):
+    from hfselect_widgets.cli import build_parser
+    from hfselect_widgets.engine import defaults
+    from hfselect_widgets.magics import PARSER
+
+    assert tuple(RANKERS) == defaults.RANKER_NAMES
+    columns = ["--text-col", "t", "--label-col", "l"]
+    cli = build_parser().parse_args(["rank", "x.csv", *columns, "--ranker", "knn"])
+    assert cli.ranker == "knn"
+    assert PARSER.parse_args(["cr", "--ranker", "fusion"]).ranker == "fusion"
+    assert build_parser().parse_args(["rank", "x.csv", *columns]).ranker == "esm-logme"
+
+
+@pytest.mark.parametrize("ranker", ["logme-permutation", "knn", "textemb", "fusion"])
+def test_a_ranking_by_another_ranker_keeps_the_esm_logme_score_beside_it(pool, ranker):
+    from hfselect_widgets.engine.scoring.ranking import score_embeddings
+    from hfselect_widgets.engine.scoring.result import TaskRanking
+
+    target = _rule_rows(40, seed=5)
+    base = load_base_model(str(pool["base"]), device="cpu")
+    x = embed_texts(list(target.texts), base, 16)
+    esms = [t.esm for t in pool["trained"].values()]
+    plain = score_embeddings(x, target.labels, False, esms, model_id=None)
+    other = score_embeddings(x, target.labels, False, esms, model_id=None, ranker=ranker)
+    for config, score in zip(plain.configs, plain.scores, strict=True):
+        match = next(c for c in other.configs if c.task_id == config.task_id)
+        assert match.ranker_scores["esm-logme"] == pytest.approx(score, abs=1e-9)
+        assert ranker in match.ranker_scores
+    ranking = TaskRanking(other.configs, other.scores, metadata={"ranker": ranker})
+    frame = ranking.to_pandas()
+    assert "Score (esm-logme)" in frame.columns and f"Score ({ranker})" in frame.columns
+    again = TaskRanking.from_dict(json.loads(json.dumps(ranking.to_dict())))
+    assert again.esm_configs[0].ranker_scores == ranking.esm_configs[0].ranker_scores

@@ -36,3 +36,11 @@ __all__ = [
     "TEXT_COL",
     "TOP",
 ]
+
+RANKER = "esm-logme"
+RANKER_NAMES = ("esm-logme", "logme-permutation", "knn", "textemb", "fusion")
+"""Every ranker (:data:`hfselect_widgets.engine.scoring.rankers.RANKERS` describes each),
+listed here so that front ends offer them without importing the scoring code."""
+"""The default ranker: hf-dataset-selector's ESM-LogME. On the pool benchmark (benchmarks/README.md)
+the rank fusion beats the static baseline on Spearman where ESM-LogME's interval still touches it,
+but not on regret or top-3 hits; the default stays the parity score until a larger pool decides."""

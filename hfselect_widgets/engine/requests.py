@@ -240,6 +240,7 @@ class RankingRequest:
         embedding_cache: cache target embeddings on disk between runs.
         n_jobs: ESMs scored at once (default: the cores available).
         hf_api: an ``HfApi``-like object for Hub calls (tests inject fakes).
+        ranker: the score that orders the ESMs (see :mod:`.scoring.rankers`).
     """
 
     target: TargetRequest = field(default_factory=TargetRequest)
@@ -251,6 +252,7 @@ class RankingRequest:
     embedding_cache: bool = True
     n_jobs: int | None = None
     hf_api: Any = None
+    ranker: str = defaults.RANKER
 
     def validate(self) -> None:
         """Cheap checks of the options, before anything is loaded."""
@@ -350,6 +352,7 @@ class RankingRequest:
             n_jobs=self.n_jobs,
             hf_api=self.hf_api,
             max_bytes=self.pool.max_bytes,
+            ranker=self.ranker,
         )
         ranking.metadata["pool"] = {
             **self.pool.describe(),

@@ -137,6 +137,9 @@ class ESMConfig:
         self.repo_id: str | None = extra.pop("repo_id", None)
         self.source: str | None = extra.pop("source", None) or self.repo_id
         self.extra: dict[str, Any] = extra
+        # Each ranker's score of this ESM in the ranking that produced this config (not part of
+        # the ESM; set by the scoring loop, carried by TaskRanking rows, never written to disk).
+        self.ranker_scores: dict[str, float] = {}
 
     # -- dict-like access, as hfselect's config offers -------------------------------------
 

@@ -14,6 +14,7 @@ from the scoring loop, so every ranker streams the pool exactly like ESM-LogME d
 * ``knn``: leave-one-out k-nearest-neighbour accuracy (cosine, distance-weighted votes; R² for
   regression) of the ESM-transformed embeddings (Sorkhei et al., 2025, call kNN on features a
   strong transferability estimator).
+* ``fusion``: mean rank of ``logme-permutation``, ``knn`` and ``textemb`` over the pool.
 * ``textemb``: cosine between the target's mean base embedding and the source's (stored in
   ESM configs we write under ``source_mean_embedding``; ESMs without it get no score). It needs
   no transformation and no labels: a pure "domain nearness".
@@ -35,12 +36,16 @@ ESM_LOGME = "esm-logme"
 LOGME_PERMUTATION = "logme-permutation"
 KNN = "knn"
 TEXTEMB = "textemb"
+FUSION = "fusion"
+FUSION_MEMBERS = ("logme-permutation", "knn", "textemb")
+"""The rankers whose mean rank ``fusion`` is (the best fusion on the pool benchmark)."""
 
 RANKERS: Mapping[str, str] = {
     ESM_LOGME: "LogME of the ESM-transformed target embeddings (hf-dataset-selector's score)",
     LOGME_PERMUTATION: "ESM-LogME minus its mean with the target's labels shuffled",
     KNN: "leave-one-out kNN accuracy (R² for regression) on ESM-transformed embeddings",
     TEXTEMB: "cosine of the mean base embeddings of target and source (domain nearness)",
+    FUSION: "mean rank of logme-permutation, knn and textemb",
 }
 """Every ranker's name and what it measures."""
 
@@ -53,6 +58,12 @@ DEFAULT_NEIGHBOURS = 10
 Scorer = Callable[[np.ndarray | None, Any], float]
 """``scorer(features, config) -> score``: features are the (N, D) ESM-transformed target
 embeddings (``None`` for rankers outside :data:`NEEDS_FEATURES`), config the ESM's config."""
+
+
+def ranker_members(name: str) -> tuple[str, ...]:
+    """The rankers whose scores ``name`` needs per ESM (itself, or a fusion's members)."""
+    check_ranker(name)
+    return FUSION_MEMBERS if name == FUSION else (name,)
 
 
 def check_ranker(name: str) -> str:
@@ -133,7 +144,8 @@ def make_scorer(
 ) -> Scorer:
     """Prepare ``ranker`` for one target (its base embeddings and labels); the result scores
     one ESM from its transformed features and its config (NaN when it cannot)."""
-    check_ranker(ranker)
+    if check_ranker(ranker) == FUSION:
+        raise ValueError("fusion has no per-ESM scorer: score its members, then rank_fusion.")
     if ranker == ESM_LOGME:
         target = LogMETarget(labels, regression)
         return lambda features, config: target.score(features)
@@ -169,6 +181,8 @@ def rank_fusion(tables: Mapping[str, Mapping[str, float]]) -> dict[str, float]:
 
 __all__ = [
     "ESM_LOGME",
+    "FUSION",
+    "FUSION_MEMBERS",
     "KNN",
     "LOGME_PERMUTATION",
     "NEEDS_FEATURES",
@@ -180,5 +194,6 @@ __all__ = [
     "make_scorer",
     "mean_embedding",
     "rank_fusion",
+    "ranker_members",
     "source_embedding",
 ]

@@ -38,7 +38,15 @@ from hfselect_widgets.engine.progress import (
     check_cancel,
     report,
 )
-from hfselect_widgets.engine.scoring.logme import LogMETarget
+from hfselect_widgets.engine.scoring.rankers import (
+    ESM_LOGME,
+    FUSION,
+    NEEDS_FEATURES,
+    SOURCE_EMBEDDING_KEY,
+    make_scorer,
+    rank_fusion,
+    ranker_members,
+)
 from hfselect_widgets.engine.scoring.result import TaskRanking
 from hfselect_widgets.errors import (
     ESMBaseModelMismatchError,
@@ -136,6 +144,7 @@ def score_embeddings(
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
     total: int | None = None,
+    ranker: str = ESM_LOGME,
 ) -> ScoringResult:
     """Score ESMs on target embeddings that are already computed.
 
@@ -150,13 +159,20 @@ def score_embeddings(
         n_jobs: ESMs scored concurrently (default :func:`default_n_jobs`).
         progress, cancel: see :mod:`hfselect_widgets.engine.progress` (stage ``"scoring"``).
         total: number of ESMs, for progress, when ``esms`` is a generator.
+        ranker: which score ranks the ESMs (see :mod:`.rankers`; default ``"esm-logme"``,
+            hf-dataset-selector's). Every ranker's score, ESM-LogME always among them, is kept
+            per ESM in ``config.ranker_scores``; ``"fusion"`` is the mean rank of its members.
     """
     if isinstance(esms, Sequence):
         total = len(esms) if total is None else total
     device = torch.device(device)
     x = torch.as_tensor(np.asarray(embeddings, dtype=np.float32)).to(device)
     model_dim = x.shape[1]
-    target = LogMETarget(labels, regression=is_regression)
+    members = ranker_members(ranker)
+    scorers = {
+        name: make_scorer(name, np.asarray(embeddings), labels, is_regression)
+        for name in dict.fromkeys([ESM_LOGME, *members])
+    }
     n_jobs = n_jobs or default_n_jobs()
 
     configs: list[ESMConfig] = []
@@ -179,9 +195,16 @@ def score_embeddings(
             with torch.inference_mode():
                 # float32 like hfselect's nn.Linear, then LogME in float64
                 features = torch.nn.functional.linear(x, weight.to(device), bias.to(device))
-            score = target.score(features.cpu().numpy())
-            if not np.isfinite(score):
+            mapped = features.cpu().numpy()
+            config.ranker_scores = {
+                name: float(scorer(mapped if name in NEEDS_FEATURES else None, config))
+                for name, scorer in scorers.items()
+            }
+            score = config.ranker_scores[ESM_LOGME if ranker == FUSION else ranker]
+            if not np.isfinite(config.ranker_scores[ESM_LOGME]):
                 return None, None, "the LogME score is not finite"
+            if not np.isfinite(score):
+                return None, None, f"no {ranker} score (textemb needs {SOURCE_EMBEDDING_KEY!r})"
             if model_id is None:
                 with lock:
                     warned.append(esm_model)
@@ -230,6 +253,15 @@ def score_embeddings(
             f"The base model has no known Hub id, so {len(warned)} ESMs were kept without "
             f"checking that they were trained for it (their base models: {', '.join(models[:5])})."
         )
+    if ranker == FUSION and configs:
+        # Mean rank over the members, once every ESM is scored (ranks need the whole pool).
+        tables = {
+            name: {i: c.ranker_scores[name] for i, c in enumerate(configs)} for name in members
+        }
+        fused = rank_fusion(tables)
+        scores = [fused[i] for i in range(len(configs))]
+        for config, value in zip(configs, scores, strict=True):
+            config.ranker_scores[FUSION] = value
     return ScoringResult(configs, scores, failures, messages, sources)
 
 
@@ -380,8 +412,10 @@ def compute_task_ranking(
     n_jobs: int | None = None,
     hf_api: Any = None,
     max_bytes: int | None = None,
+    ranker: str = ESM_LOGME,
 ) -> TaskRanking:
-    """Rank intermediate datasets for ``dataset`` by ESM-LogME (higher is better).
+    """Rank intermediate datasets for ``dataset`` by ESM-LogME or another ranker (higher is
+    better).
 
     Same meaning as ``hfselect.compute_task_ranking``, plus:
 
@@ -400,6 +434,9 @@ def compute_task_ranking(
         n_jobs: ESMs scored concurrently.
         hf_api: an ``HfApi``-like object for Hub discovery (tests inject one).
         max_bytes: refuse to download more than this many bytes of ESM weights.
+        ranker: the score that orders the ESMs (:data:`.rankers.RANKERS`; default
+            ``"esm-logme"``, hf-dataset-selector's score); recorded in ``metadata["ranker"]``,
+            and every ranker's score of each ESM in ``config.ranker_scores``.
 
     ESMs that cannot be loaded or scored are skipped and listed in ``ranking.failures``.
     """
@@ -438,6 +475,7 @@ def compute_task_ranking(
         n_jobs=n_jobs,
         progress=progress,
         cancel=cancel,
+        ranker=ranker,
     )
     # ESMs named in the pool: the ones scored or skipped while scoring, plus those that could
     # not even be downloaded or found (already in ``failures``).
@@ -454,6 +492,7 @@ def compute_task_ranking(
     for message in result.warnings:
         warnings.warn(message, UserWarning, stacklevel=2)
     metadata = {
+        "ranker": ranker,
         "model_name": model_name,
         "model_id": base_model.model_id,
         "model_source": base_model.load_from,

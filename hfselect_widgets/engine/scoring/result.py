@@ -240,6 +240,14 @@ class TaskRanking(Sequence):
         if with_repo_id:
             data[REPO_ID_COLUMN] = self.repo_ids
         data[SCORE_COLUMN] = list(self.scores)
+        if self.metadata.get("ranker", "esm-logme") != "esm-logme":
+            # Another ranker ordered the rows: every ranker's score beside it, ESM-LogME (the
+            # hf-dataset-selector score) always among them.
+            names = dict.fromkeys(n for c in self.esm_configs for n in c.ranker_scores)
+            for name in names:
+                data[f"Score ({name})"] = [
+                    c.ranker_scores.get(name, float("nan")) for c in self.esm_configs
+                ]
         return pd.DataFrame.from_dict(data).set_index("Rank")
 
     def to_dict(self) -> dict[str, Any]:
@@ -255,6 +263,7 @@ class TaskRanking(Sequence):
                     "repo_id": config.repo_id,
                     "source": config.source,
                     "config": config.to_dict(),
+                    **({"ranker_scores": config.ranker_scores} if config.ranker_scores else {}),
                 }
                 for rank, config, score in zip(
                     self.ranks, self.esm_configs, self.scores, strict=True
@@ -289,6 +298,8 @@ class TaskRanking(Sequence):
             )
             for r in rows
         ]
+        for config, row in zip(configs, rows, strict=True):
+            config.ranker_scores = dict(row.get("ranker_scores") or {})
         return cls(
             configs,
             [r["score"] for r in rows],
