@@ -226,7 +226,7 @@ def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of ``hfselect-widgets`` (rank, demo, train, publish, evaluate)."""
+    """The argument parser of ``hfselect-widgets`` (rank, demo, train, publish, evaluate, verify)."""
     parser = argparse.ArgumentParser(
         prog="hfselect-widgets",
         description="Rank intermediate datasets for your target dataset with ESM-LogME.",
@@ -292,7 +292,69 @@ def build_parser() -> argparse.ArgumentParser:
         "--bootstrap", type=int, default=1000, help="bootstrap resamples (default 1000)"
     )
     evaluate.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    verify = commands.add_parser(
+        "verify",
+        help="check a ranking: fine-tune on its top picks, then on your target, vs. the target alone",
+        description="Verify RANKING (a ranking saved by rank/demo as .json or .csv) on the target "
+        "DATASET: fine-tune the base model on each of the top --k intermediate datasets, then on "
+        "the target's training rows, and compare the test metric with fine-tuning on the target "
+        "alone, over --seeds seeds. The intermediate datasets come from the ESM configs (Hub "
+        "dataset id, subset, columns) unless --source TASK_ID=FILE names a local file.",
+    )
+    verify.add_argument("ranking", help="a saved ranking (.json or .csv)")
+    _add_dataset_arguments(verify)
+    verify.add_argument("--k", type=int, default=3, help="top picks to verify (default 3)")
+    verify.add_argument("--seeds", type=int, default=3, help="seeds per pick (default 3)")
+    verify.add_argument(
+        "--source",
+        action="append",
+        default=[],
+        metavar="TASK_ID=FILE",
+        help="a local file for an intermediate dataset (its columns as in the ESM config)",
+    )
+    verify.add_argument(
+        "--source-rows", type=int, default=1000, help="rows of each intermediate dataset"
+    )
+    verify.add_argument("--model", default=None, help="base model (default: the ranking's)")
+    verify.add_argument("--results", default=None, help="JSON-lines results file (resumable)")
+    verify.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
+    verify.add_argument("-o", "--output", default=None, help="write the table as CSV")
     return parser
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    from hfselect_widgets.engine.evaluation import verify_transfer
+    from hfselect_widgets.engine.scoring.result import TaskRanking
+
+    sources = {}
+    for item in args.source:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            print(f"error: --source {item}: write TASK_ID=FILE", file=sys.stderr)
+            return EXIT_USAGE
+        sources[name] = path
+    if args.k < 1 or args.seeds < 1:
+        print("error: --k and --seeds must be at least 1", file=sys.stderr)
+        return EXIT_USAGE
+    ranking = TaskRanking.load(args.ranking)
+    target = _load_dataset(args)
+    result = verify_transfer(
+        ranking,
+        target,
+        k=args.k,
+        seeds=args.seeds,
+        sources=sources,
+        source_rows=args.source_rows or None,
+        base_model=args.model,
+        store=args.results,
+        device=args.device,
+    )
+    frame = result.to_pandas()
+    print(frame.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    if args.output:
+        frame.to_csv(args.output, index=False)
+        print(f"Wrote {args.output}")
+    return 0
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
@@ -556,6 +618,7 @@ COMMANDS = {
     "train": run_train,
     "publish": run_publish,
     "evaluate": run_evaluate,
+    "verify": run_verify,
 }
 
 

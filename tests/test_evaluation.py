@@ -432,3 +432,60 @@ def test_a_ranking_by_another_ranker_keeps_the_esm_logme_score_beside_it(pool, r
     assert "Score (esm-logme)" in frame.columns and f"Score ({ranker})" in frame.columns
     again = TaskRanking.from_dict(json.loads(json.dumps(ranking.to_dict())))
     assert again.esm_configs[0].ranker_scores == ranking.esm_configs[0].ranker_scores
+
+
+def test_verify_transfer_measures_the_top_picks_against_the_target_alone(pool, tmp_path):
+    from hfselect_widgets.engine.evaluation import verify_transfer
+    from hfselect_widgets.engine.scoring.result import TaskRanking
+
+    configs = [t.esm.config for t in pool["trained"].values()]
+    ranking = TaskRanking(configs, [1.0 if c.task_id == "rule" else 0.0 for c in configs])
+    steps = []
+    result = verify_transfer(
+        ranking,
+        _rule_rows(16, seed=3),
+        test=_rule_rows(80, seed=4),
+        k=2,
+        seeds=2,
+        sources={
+            "rule": _rule_rows(240, seed=1),
+            "noise": _rule_rows(240, seed=2, random_labels=True),
+        },
+        base_model=str(pool["base"]),
+        source_recipe=SOURCE_RECIPE,
+        recipe=TARGET_RECIPE,
+        store=tmp_path / "verify.jsonl",
+        device="cpu",
+        progress=lambda stage, done, total: steps.append((stage, done, total)),
+    )
+    by_name = {c.name: c for c in result.candidates}
+    assert [c.name for c in result.candidates] == ["rule", "noise"]  # in ranking order
+    assert by_name["rule"].gain > 0.2 and by_name["rule"].gain_low > 0
+    assert by_name["rule"].mean > by_name["noise"].mean
+    assert len(by_name["noise"].values) == 2 and result.metric == "accuracy"
+    frame = result.to_pandas()
+    assert list(frame["Candidate"]) == ["<no transfer>", "rule", "noise"]
+    assert len(TransferStore(tmp_path / "verify.jsonl").records) == 6  # resumable results
+    assert steps and steps[-1][1] == steps[-1][2]
+
+
+def test_cli_verify_prints_the_table_for_a_saved_ranking(pool, tmp_path, capsys):
+    from hfselect_widgets.cli import main
+    from hfselect_widgets.engine.scoring.result import TaskRanking
+
+    configs = [t.esm.config for t in pool["trained"].values()]
+    ranking_path = tmp_path / "ranking.json"
+    TaskRanking(configs, [1.0 if c.task_id == "rule" else 0.0 for c in configs]).to_json(
+        ranking_path
+    )
+    for name, rows in {"rule.csv": _rule_rows(64, seed=1), "target.csv": _rule_rows(24, 3)}.items():
+        rows.to_pandas().to_csv(tmp_path / name, index=False)
+    argv = ["verify", str(ranking_path), str(tmp_path / "target.csv"), "--text-col", "text",
+            "--label-col", "label", "--k", "1", "--seeds", "1", "--source",
+            f"rule={tmp_path / 'rule.csv'}", "--model", str(pool["base"]), "--device", "cpu",
+            "-o", str(tmp_path / "verify.csv")]  # fmt: skip
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "<no transfer>" in out and "rule" in out and "Gain" in out
+    assert (tmp_path / "verify.csv").read_text().startswith("Candidate,Rank,Score")
+    assert main([*argv[:-2], "--source", "rule"]) == 2

@@ -4,6 +4,8 @@
   fine-tuning needed)
 * :mod:`.transfer`: the ground truth: fine-tune the base model and each source model on a
   target's small sample, evaluate on its test rows, seeds, resumable results.
+* :mod:`.verify`: the check in the toolkit: fine-tune on a ranking's top picks, then on the
+  user's target, against the target alone.
 * :mod:`.report`: every ranker beside the baselines, as tables (JSON, CSV, Markdown).
 * :mod:`.metrics`: regret@k, NDCG@k, Spearman, Kendall and top-k hits, with bootstrap intervals
   over targets and seeds, always beside the random and static baselines.
@@ -38,6 +40,10 @@ from hfselect_widgets.engine.evaluation.transfer import (
     recipe_key,
     target_recipe,
 )
+from hfselect_widgets.engine.evaluation.verify import (
+    VerificationResult,
+    verify_transfer,
+)
 
 __all__ = [
     "NO_TRANSFER",
@@ -46,6 +52,7 @@ __all__ = [
     "RetrievalResult",
     "TransferStore",
     "TransferTarget",
+    "VerificationResult",
     "build_report",
     "compare",
     "evaluate",
@@ -61,4 +68,5 @@ __all__ = [
     "static_transfer_scores",
     "summarize",
     "target_recipe",
+    "verify_transfer",
 ]
