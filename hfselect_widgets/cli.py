@@ -136,6 +136,13 @@ def _add_ranking_arguments(parser: argparse.ArgumentParser, demo: bool = False) 
         default=defaults.RANKER,
         help="the score that orders the ESMs (default: esm-logme, hf-dataset-selector's)",
     )
+    pool.add_argument(
+        "--uncertainty",
+        type=int,
+        default=0,
+        metavar="K",
+        help="bootstrap the target rows for rank intervals of the top K ESMs (e.g. 20)",
+    )
     source = pool.add_mutually_exclusive_group()
     source.add_argument(
         "--esm-dir",
@@ -420,6 +427,7 @@ def _ranking_request(args: argparse.Namespace, target, *, default_pool: str):
         model=args.model,
         pooling=args.pooling,
         ranker=args.ranker,
+        uncertainty=args.uncertainty,
         batch_size=args.batch_size,
         device=args.device,
         embedding_cache=not args.no_cache,

@@ -128,8 +128,8 @@ class _EsmRankParser(MagicArgumentParser):
 USAGE = """%(prog)s DATASET --text-col COL [COL ...] --label-col COL
     [--subset NAME] [--split NAME] [--num-examples N] [--seed N]
     [--regression | --classification] [--model MODEL]
-    [--esm-dir DIR | --demo | --hub] [--filter KEY=VALUE]... [--pooling P] [--ranker R] [--max-mb MB]
-    [--drop-missing]
+    [--esm-dir DIR | --demo | --hub] [--filter KEY=VALUE]... [--pooling P] [--max-mb MB]
+    [--ranker R] [--uncertainty K] [--drop-missing]
     [--top K] [-o VAR] [--no-widget | --widget] [--batch-size N] [--device DEVICE]"""
 
 
@@ -210,6 +210,13 @@ def _build_parser() -> _EsmRankParser:
         choices=list(defaults.RANKER_NAMES),
         default=defaults.RANKER,
         help="the score that orders the ESMs (default: esm-logme, hf-dataset-selector's)",
+    )
+    pool.add_argument(
+        "--uncertainty",
+        type=int,
+        default=0,
+        metavar="K",
+        help="bootstrap the target rows for rank intervals of the top K ESMs (e.g. 20)",
     )
     pool.add_argument(
         "--max-mb",
@@ -514,6 +521,7 @@ class EsmRankMagics(Magics, Configurable):
             model=pick("model") or self.model or None,
             pooling=args.pooling,
             ranker=args.ranker,
+            uncertainty=args.uncertainty,
             batch_size=batch_size,
             device=pick("device", self.device),
             embedding_cache=bool(self.embedding_cache),

@@ -489,3 +489,56 @@ def test_cli_verify_prints_the_table_for_a_saved_ranking(pool, tmp_path, capsys)
     assert "<no transfer>" in out and "rule" in out and "Gain" in out
     assert (tmp_path / "verify.csv").read_text().startswith("Candidate,Rank,Score")
     assert main([*argv[:-2], "--source", "rule"]) == 2
+
+
+# --- uncertainty: rank intervals from a bootstrap over the target rows ----------------------------
+
+
+def test_bootstrap_separates_a_clear_winner_and_not_two_equal_esms():
+    from hfselect_widgets.engine.scoring.uncertainty import bootstrap_ranks, separable_top
+
+    features, labels = _separable(n=80)
+    rng = np.random.default_rng(3)
+    noise_a, noise_b = rng.normal(size=features.shape), rng.normal(size=features.shape)
+    intervals = bootstrap_ranks(
+        {"clear": features, "noise a": noise_a, "noise b": noise_b},
+        features,
+        labels,
+        False,
+        resamples=30,
+    )
+    assert intervals["clear"].label() == "1" and intervals["clear"].p_first == 1.0
+    assert separable_top(intervals, top=1)
+    # The two noise ESMs trade places: overlapping intervals, neither certain of rank 2.
+    assert intervals["noise a"].label() == intervals["noise b"].label() == "2-3"
+    assert not separable_top(intervals, top=2)
+    assert 0 < intervals["noise a"].p_top3 <= 1
+
+
+def test_ranking_with_uncertainty_has_rank_intervals_in_its_table_and_json(pool):
+    from hfselect_widgets.engine.scoring.ranking import score_embeddings
+
+    target = _rule_rows(40, seed=5)
+    base = load_base_model(str(pool["base"]), device="cpu")
+    x = embed_texts(list(target.texts), base, 16)
+    esms = [t.esm for t in pool["trained"].values()]
+    result = score_embeddings(x, target.labels, False, esms, model_id=None, keep_top=1)
+    assert len(result.top_features) == 1  # only the best ESM's mapped features are kept
+    best = result.sources[int(np.argmax(result.scores))]
+    assert list(result.top_features) == [best]
+    from hfselect_widgets.engine.scoring.ranking import compute_task_ranking
+    from hfselect_widgets.engine.scoring.result import TaskRanking
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ranking = compute_task_ranking(
+            target, str(pool["base"]), esm_dir=pool["root"] / "esms", uncertainty=2, resamples=10
+        )
+    frame = ranking.to_pandas()
+    assert {"Rank Interval", "P(Rank 1)", "P(Top 3)"} <= set(frame.columns)
+    assert frame["P(Rank 1)"].sum() == pytest.approx(1.0)
+    assert ranking.metadata["uncertainty"] == {"top_k": 2, "resamples": 10}
+    again = TaskRanking.from_dict(json.loads(ranking.to_json()))
+    assert again.esm_configs[0].rank_interval == ranking.esm_configs[0].rank_interval
+    plain = compute_task_ranking(target, str(pool["base"]), esm_dir=pool["root"] / "esms")
+    assert "Rank Interval" not in plain.to_pandas().columns  # hfselect's columns by default

@@ -241,6 +241,7 @@ class RankingRequest:
         n_jobs: ESMs scored at once (default: the cores available).
         hf_api: an ``HfApi``-like object for Hub calls (tests inject fakes).
         ranker: the score that orders the ESMs (see :mod:`.scoring.rankers`).
+        uncertainty: bootstrap rank intervals for the top this-many ESMs (0: off).
     """
 
     target: TargetRequest = field(default_factory=TargetRequest)
@@ -253,6 +254,7 @@ class RankingRequest:
     n_jobs: int | None = None
     hf_api: Any = None
     ranker: str = defaults.RANKER
+    uncertainty: int = 0
 
     def validate(self) -> None:
         """Cheap checks of the options, before anything is loaded."""
@@ -353,6 +355,7 @@ class RankingRequest:
             hf_api=self.hf_api,
             max_bytes=self.pool.max_bytes,
             ranker=self.ranker,
+            uncertainty=self.uncertainty,
         )
         ranking.metadata["pool"] = {
             **self.pool.describe(),

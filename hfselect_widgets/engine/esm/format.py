@@ -140,6 +140,8 @@ class ESMConfig:
         # Each ranker's score of this ESM in the ranking that produced this config (not part of
         # the ESM; set by the scoring loop, carried by TaskRanking rows, never written to disk).
         self.ranker_scores: dict[str, float] = {}
+        # Its rank interval under resampling of the target (see scoring/uncertainty.py).
+        self.rank_interval: dict[str, Any] | None = None
 
     # -- dict-like access, as hfselect's config offers -------------------------------------
 

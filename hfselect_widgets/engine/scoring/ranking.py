@@ -12,6 +12,8 @@ eigen-solver inside LogME scales better across ESMs than across threads of one s
 from __future__ import annotations
 
 import contextlib
+import heapq
+import itertools
 import os
 import platform
 import threading
@@ -20,7 +22,7 @@ import warnings
 from collections import deque
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -100,6 +102,7 @@ class ScoringResult:
     failures: dict[str, str]
     warnings: list[str]
     sources: list[str]
+    top_features: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def default_n_jobs() -> int:
@@ -145,6 +148,7 @@ def score_embeddings(
     cancel: CancelToken | None = None,
     total: int | None = None,
     ranker: str = ESM_LOGME,
+    keep_top: int = 0,
 ) -> ScoringResult:
     """Score ESMs on target embeddings that are already computed.
 
@@ -162,6 +166,9 @@ def score_embeddings(
         ranker: which score ranks the ESMs (see :mod:`.rankers`; default ``"esm-logme"``,
             hf-dataset-selector's). Every ranker's score, ESM-LogME always among them, is kept
             per ESM in ``config.ranker_scores``; ``"fusion"`` is the mean rank of its members.
+        keep_top: keep the mapped target features of the best ``keep_top`` ESMs (by the
+            ranker's score; ESM-LogME for ``"fusion"``) in ``ScoringResult.top_features``, for
+            :func:`.uncertainty.bootstrap_ranks`. Memory: ``keep_top`` x N x D floats.
     """
     if isinstance(esms, Sequence):
         total = len(esms) if total is None else total
@@ -181,6 +188,8 @@ def score_embeddings(
     failures: dict[str, str] = {}
     warned: list[str] = []
     lock = threading.Lock()
+    kept: list[tuple[float, int, str, np.ndarray]] = []  # a min-heap of the best keep_top
+    counter = itertools.count()
 
     def score_one(handle: ESMHandle) -> tuple[ESMConfig | None, float | None, str | None]:
         if cancel is not None and cancel.is_set():
@@ -209,6 +218,13 @@ def score_embeddings(
                 with lock:
                     warned.append(esm_model)
             config.source = config.source or handle.source
+            if keep_top:
+                with lock:
+                    entry = (score, next(counter), handle.source, mapped)
+                    if len(kept) < keep_top:
+                        heapq.heappush(kept, entry)
+                    elif score > kept[0][0]:
+                        heapq.heapreplace(kept, entry)
             return config, score, None
         except ESMError as exc:
             return None, None, str(exc)
@@ -262,7 +278,8 @@ def score_embeddings(
         scores = [fused[i] for i in range(len(configs))]
         for config, value in zip(configs, scores, strict=True):
             config.ranker_scores[FUSION] = value
-    return ScoringResult(configs, scores, failures, messages, sources)
+    top_features = {source: mapped for _, _, source, mapped in sorted(kept, reverse=True)}
+    return ScoringResult(configs, scores, failures, messages, sources, top_features)
 
 
 # --- target embeddings ---------------------------------------------------------------------
@@ -413,6 +430,8 @@ def compute_task_ranking(
     hf_api: Any = None,
     max_bytes: int | None = None,
     ranker: str = ESM_LOGME,
+    uncertainty: int = 0,
+    resamples: int = 50,
 ) -> TaskRanking:
     """Rank intermediate datasets for ``dataset`` by ESM-LogME or another ranker (higher is
     better).
@@ -437,6 +456,10 @@ def compute_task_ranking(
         ranker: the score that orders the ESMs (:data:`.rankers.RANKERS`; default
             ``"esm-logme"``, hf-dataset-selector's score); recorded in ``metadata["ranker"]``,
             and every ranker's score of each ESM in ``config.ranker_scores``.
+        uncertainty: bootstrap the target rows for the top ``uncertainty`` ESMs (e.g. 20; 0:
+            off): each gets ``config.rank_interval`` (rank interval, P(rank 1), P(top 3); see
+            :mod:`.uncertainty`), shown by ``to_pandas()`` and saved with the ranking.
+        resamples: bootstrap resamples when ``uncertainty`` is on.
 
     ESMs that cannot be loaded or scored are skipped and listed in ``ranking.failures``.
     """
@@ -476,7 +499,25 @@ def compute_task_ranking(
         progress=progress,
         cancel=cancel,
         ranker=ranker,
+        keep_top=uncertainty,
     )
+    if uncertainty and result.top_features:
+        from hfselect_widgets.engine.scoring.uncertainty import bootstrap_ranks
+
+        check_cancel(cancel, STAGE_SCORING)
+        by_source = dict(zip(result.sources, result.configs, strict=True))
+        intervals = bootstrap_ranks(
+            result.top_features,
+            np.asarray(embeddings),
+            np.asarray(dataset.labels),
+            bool(dataset.is_regression),
+            configs=by_source,
+            ranker=ranker,
+            resamples=resamples,
+            n_jobs=n_jobs,
+        )
+        for source, interval in intervals.items():
+            by_source[source].rank_interval = interval.to_dict()
     # ESMs named in the pool: the ones scored or skipped while scoring, plus those that could
     # not even be downloaded or found (already in ``failures``).
     num_esms = len(handles) + len(failures)
@@ -493,6 +534,7 @@ def compute_task_ranking(
         warnings.warn(message, UserWarning, stacklevel=2)
     metadata = {
         "ranker": ranker,
+        "uncertainty": {"top_k": uncertainty, "resamples": resamples} if uncertainty else None,
         "model_name": model_name,
         "model_id": base_model.model_id,
         "model_source": base_model.load_from,

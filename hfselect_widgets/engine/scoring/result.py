@@ -163,7 +163,16 @@ class TaskRanking(Sequence):
         lines = []
         for rank, config, score in zip(self.ranks, self.esm_configs, self.scores, strict=True):
             shown = round(score, score_rounding) if score_rounding else score
-            lines.append(f"{str(rank) + '.':<5}{config.task_id!s:<50}Score: {shown}")
+            line = f"{str(rank) + '.':<5}{config.task_id!s:<50}Score: {shown}"
+            if config.rank_interval:
+                r = config.rank_interval
+                ranks = (
+                    str(r["rank_low"])
+                    if r["rank_low"] == r["rank_high"]
+                    else f"{r['rank_low']}-{r['rank_high']}"
+                )
+                line += f"  ranks {ranks}, P(rank 1) {r['p_first']:.2f}, P(top 3) {r['p_top3']:.2f}"
+            lines.append(line)
         return lines
 
     def __str__(self) -> str:
@@ -248,6 +257,23 @@ class TaskRanking(Sequence):
                 data[f"Score ({name})"] = [
                     c.ranker_scores.get(name, float("nan")) for c in self.esm_configs
                 ]
+        if any(c.rank_interval for c in self.esm_configs):
+            # The bootstrap over the target rows (top K only; the others have no interval).
+            def interval(c, key):
+                return c.rank_interval.get(key) if c.rank_interval else None
+
+            data["Rank Interval"] = [
+                None
+                if not c.rank_interval
+                else (
+                    str(c.rank_interval["rank_low"])
+                    if c.rank_interval["rank_low"] == c.rank_interval["rank_high"]
+                    else f"{c.rank_interval['rank_low']}-{c.rank_interval['rank_high']}"
+                )
+                for c in self.esm_configs
+            ]
+            data["P(Rank 1)"] = [interval(c, "p_first") for c in self.esm_configs]
+            data["P(Top 3)"] = [interval(c, "p_top3") for c in self.esm_configs]
         return pd.DataFrame.from_dict(data).set_index("Rank")
 
     def to_dict(self) -> dict[str, Any]:
@@ -264,6 +290,7 @@ class TaskRanking(Sequence):
                     "source": config.source,
                     "config": config.to_dict(),
                     **({"ranker_scores": config.ranker_scores} if config.ranker_scores else {}),
+                    **({"rank_interval": config.rank_interval} if config.rank_interval else {}),
                 }
                 for rank, config, score in zip(
                     self.ranks, self.esm_configs, self.scores, strict=True
@@ -300,6 +327,7 @@ class TaskRanking(Sequence):
         ]
         for config, row in zip(configs, rows, strict=True):
             config.ranker_scores = dict(row.get("ranker_scores") or {})
+            config.rank_interval = row.get("rank_interval")
         return cls(
             configs,
             [r["score"] for r in rows],
