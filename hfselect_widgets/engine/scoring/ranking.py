@@ -135,6 +135,27 @@ def _single_threaded_blas(enabled: bool):
         torch.set_num_threads(previous)
 
 
+def unchecked_model_warnings(base_models: list[str]) -> list[str]:
+    """The warning for ESMs kept without a base-model check (the model has no Hub id)."""
+    if not base_models:
+        return []
+    models = sorted(set(base_models))
+    return [
+        f"The base model has no known Hub id, so {len(base_models)} ESMs were kept without "
+        f"checking that they were trained for it (their base models: {', '.join(models[:5])})."
+    ]
+
+
+def load_checked(handle: ESMHandle, model_dim: int, model_id: str | None):
+    """``(config, weight, bias)`` of an ESM that fits the base model (else a typed ESMError)."""
+    config, weight, bias = handle.load()
+    if weight.shape[0] != model_dim:
+        raise ESMDimensionError(handle.source, weight.shape[0], model_dim)
+    if model_id is not None and not same_model(config.base_model_name, model_id):
+        raise ESMBaseModelMismatchError(handle.source, config.base_model_name, model_id)
+    return config, weight, bias
+
+
 def score_embeddings(
     embeddings: np.ndarray | torch.Tensor,
     labels: np.ndarray,
@@ -149,6 +170,7 @@ def score_embeddings(
     total: int | None = None,
     ranker: str = ESM_LOGME,
     keep_top: int = 0,
+    logme_backend: str = "auto",
 ) -> ScoringResult:
     """Score ESMs on target embeddings that are already computed.
 
@@ -169,10 +191,23 @@ def score_embeddings(
         keep_top: keep the mapped target features of the best ``keep_top`` ESMs (by the
             ranker's score; ESM-LogME for ``"fusion"``) in ``ScoringResult.top_features``, for
             :func:`.uncertainty.bootstrap_ranks`. Memory: ``keep_top`` x N x D floats.
+        logme_backend: ``"numpy"`` (LogME on the CPU, ESMs in parallel threads), ``"torch"``
+            (batches of ESMs on ``device``, :mod:`.batched`), or ``"auto"``: torch on CUDA for
+            plain ESM-LogME rankings, NumPy otherwise.
     """
     if isinstance(esms, Sequence):
         total = len(esms) if total is None else total
     device = torch.device(device)
+    if logme_backend not in ("auto", "numpy", "torch"):
+        raise ValueError(f"logme_backend must be auto, numpy or torch, not {logme_backend!r}")
+    batched = logme_backend == "torch" or (logme_backend == "auto" and device.type == "cuda")
+    if batched and ranker == ESM_LOGME and not keep_top:
+        from hfselect_widgets.engine.scoring.batched import score_embeddings_batched
+
+        return score_embeddings_batched(
+            embeddings, labels, is_regression, esms, model_id=model_id, device=device,
+            progress=progress, cancel=cancel, total=total,
+        )  # fmt: skip
     x = torch.as_tensor(np.asarray(embeddings, dtype=np.float32)).to(device)
     model_dim = x.shape[1]
     members = ranker_members(ranker)
@@ -195,12 +230,8 @@ def score_embeddings(
         if cancel is not None and cancel.is_set():
             return None, None, None
         try:
-            config, weight, bias = handle.load()
-            if weight.shape[0] != model_dim:
-                raise ESMDimensionError(handle.source, weight.shape[0], model_dim)
+            config, weight, bias = load_checked(handle, model_dim, model_id)
             esm_model = config.base_model_name
-            if model_id is not None and not same_model(esm_model, model_id):
-                raise ESMBaseModelMismatchError(handle.source, esm_model, model_id)
             with torch.inference_mode():
                 # float32 like hfselect's nn.Linear, then LogME in float64
                 features = torch.nn.functional.linear(x, weight.to(device), bias.to(device))
@@ -262,13 +293,7 @@ def score_embeddings(
             drain_one()
         check_cancel(cancel, STAGE_SCORING)
 
-    messages = []
-    if warned:
-        models = sorted(set(warned))
-        messages.append(
-            f"The base model has no known Hub id, so {len(warned)} ESMs were kept without "
-            f"checking that they were trained for it (their base models: {', '.join(models[:5])})."
-        )
+    messages = unchecked_model_warnings(warned)
     if ranker == FUSION and configs:
         # Mean rank over the members, once every ESM is scored (ranks need the whole pool).
         tables = {
