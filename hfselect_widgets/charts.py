@@ -7,7 +7,11 @@ selections back from it:
   bar, shift-click for several, double-click to clear);
 * ``"brush"``: an interval selection on ``score`` in the distribution of all scores (drag).
 
-Everything here is display logic only; it never computes a ranking. The data is inlined in the
+:func:`evaluation_chart` and :func:`evaluation_target_chart` draw an
+:class:`~hfselect_widgets.engine.evaluation.EvaluationReport` (how good the rankings are against
+real transfer): one metric per chart, every ranker beside the random and static baselines.
+
+Everything here is display logic only; it never computes a ranking or a metric. The data is inlined in the
 spec (no data URLs, no ``max_rows`` limit), so a chart renders offline and saves with the
 notebook.
 """
@@ -25,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
+    from hfselect_widgets.engine.evaluation.report import EvaluationReport
     from hfselect_widgets.engine.scoring.result import TaskRanking
 
 BARS_SELECTION = "bars"
@@ -79,6 +84,8 @@ _HUB_ID = re.compile(r"^(?:[A-Za-z0-9][\w.-]*/[\w.-]+|[A-Za-z0-9][\w-]*)$")
 SELECTED_COLOR = "#4c78a8"
 UNSELECTED_COLOR = "#c6d3e3"
 HIGHLIGHT_COLOR = "#e45756"
+BASELINE_COLOR = "#a0a0a0"
+"""The muted colour of the baselines (random, static) in the evaluation charts."""
 BAR_HEIGHT = 22
 CHART_WIDTH = 420
 LABEL_LIMIT = 320
@@ -395,13 +402,259 @@ def filter_frame(frame: pd.DataFrame, selections: Any) -> pd.DataFrame:
     return frame[keep]
 
 
+# --- ranking quality (EvaluationReport) --------------------------------------------------------
+
+EVALUATION_COLUMNS = ("ranker", "kind", "mean", "low", "high")
+"""The columns of :func:`evaluation_frame`, in order; ``kind`` is ``"ranker"`` or ``"baseline"``."""
+
+_METRIC_TITLES = {
+    "spearman": "Spearman correlation with real transfer",
+    "kendall": "Kendall's tau with real transfer",
+    "regret": "regret@{k} (% of the best score lost)",
+    "ndcg": "NDCG@{k}",
+    "hit": "top-{k} hit rate (the best source in the top {k})",
+}
+# Metrics whose random baseline sits at zero: a rule at 0 marks "no better than chance".
+_CENTRED_AT_ZERO = ("spearman", "kendall")
+
+
+def lower_is_better(metric: str) -> bool:
+    """Whether a smaller value of ``metric`` is better (``regret@k``; every other metric of the
+    report is better when higher)."""
+    return metric.split("@", 1)[0] == "regret"
+
+
+def metric_title(metric: str) -> str:
+    """A readable name of a report metric: ``"regret@3"`` -> ``"regret@3 (% of the best ...)"``."""
+    name, _, k = metric.partition("@")
+    return _METRIC_TITLES.get(name, metric).format(k=k)
+
+
+def _metric_tables(report: EvaluationReport | Mapping, versus_static: bool = False) -> Mapping:
+    """``{ranker: {metric: MetricSummary}}`` of a report (or such a mapping itself)."""
+    if isinstance(report, Mapping):
+        return report
+    return report.versus_static if versus_static else report.rankers
+
+
+def _check_metric(tables: Mapping, metric: str) -> None:
+    known = sorted({name for summaries in tables.values() for name in summaries})
+    if not known:
+        raise ValueError("The report has no rankers to chart.")
+    if metric not in known:
+        raise ValueError(f"Unknown metric {metric!r}: the report has {', '.join(known)}.")
+
+
+def _is_baseline(name: str) -> bool:
+    from hfselect_widgets.engine.evaluation.report import RANDOM, STATIC_SCORE, STATIC_TRANSFER
+
+    return name in (RANDOM, STATIC_SCORE, STATIC_TRANSFER) or name.startswith("static")
+
+
+def _sorted_best_first(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
+    ascending = lower_is_better(metric)
+    frame = frame.sort_values(["mean", "ranker"], ascending=[ascending, True], kind="stable")
+    return frame.reset_index(drop=True)
+
+
+def evaluation_frame(
+    report: EvaluationReport | Mapping, metric: str = "spearman", *, versus_static: bool = False
+) -> pd.DataFrame:
+    """One row per ranker of one metric of a report, best first: ``EVALUATION_COLUMNS``.
+
+    ``report`` is an :class:`~hfselect_widgets.engine.evaluation.EvaluationReport` (or its
+    ``rankers`` mapping, ``{ranker: {metric: MetricSummary}}``); with ``versus_static=True``
+    the rows are the paired differences to the static baseline (``report.versus_static``).
+    Raises ``ValueError`` naming the report's metrics when it has no ``metric``.
+    """
+    tables = _metric_tables(report, versus_static)
+    _check_metric(tables, metric)
+    rows = [
+        {
+            "ranker": name,
+            "kind": "baseline" if _is_baseline(name) else "ranker",
+            "mean": float(summaries[metric].mean),
+            "low": float(summaries[metric].low),
+            "high": float(summaries[metric].high),
+        }
+        for name, summaries in tables.items()
+        if metric in summaries
+    ]
+    return _sorted_best_first(pd.DataFrame(rows, columns=list(EVALUATION_COLUMNS)), metric)
+
+
+def _kind_color(legend: bool = True) -> alt.Color:
+    return alt.Color(
+        "kind:N",
+        scale=alt.Scale(domain=["ranker", "baseline"], range=[SELECTED_COLOR, BASELINE_COLOR]),
+        legend=alt.Legend(title=None, orient="bottom") if legend else None,
+    )
+
+
+def _better(metric: str) -> str:
+    return "lower is better" if lower_is_better(metric) else "higher is better"
+
+
+def evaluation_chart(
+    report: EvaluationReport | Mapping, metric: str = "spearman", *, versus_static: bool = False
+) -> alt.LayerChart:
+    """Every ranker's mean of ``metric`` as a point with its bootstrap interval as a rule.
+
+    Rankers are sorted best first (top); the baselines (random, static) are muted grey; a rule
+    at 0 marks chance for Spearman and Kendall (and "no difference" with ``versus_static``);
+    the title says whether higher or lower is better (regret: lower). Tooltips show the mean
+    and the interval. ``versus_static=True`` charts the paired differences to the static
+    baseline instead (an interval that excludes 0 is a real difference).
+    """
+    frame = evaluation_frame(report, metric, versus_static=versus_static)
+    order = list(frame["ranker"])
+    title, subtitle = metric_title(metric), "best first; grey: the baselines"
+    x_title = f"{metric} (mean over targets, 95% interval)"
+    if versus_static:
+        from hfselect_widgets.engine.evaluation.report import STATIC_SCORE
+
+        title = f"{metric}, ranker minus {STATIC_SCORE}"
+        subtitle = "best first; paired intervals: one that spans 0 is no clear difference"
+        x_title = f"{metric} difference (mean over targets, paired 95% interval)"
+    y = alt.Y(
+        "ranker:N",
+        sort=order,
+        title=None,
+        axis=alt.Axis(
+            labelLimit=LABEL_LIMIT,
+            minExtent=_label_extent(pd.DataFrame({"label": order})),
+        ),
+    )
+    # Every layer's x has the same title (Vega-Lite would join differing ones).
+    x = alt.X("mean:Q", title=x_title, scale=alt.Scale(zero=False))
+    tooltip = [
+        alt.Tooltip("ranker:N", title="Ranker"),
+        alt.Tooltip("mean:Q", title="Mean", format=".3f"),
+        alt.Tooltip("low:Q", title="Interval low", format=".3f"),
+        alt.Tooltip("high:Q", title="Interval high", format=".3f"),
+        alt.Tooltip("kind:N", title="Kind"),
+    ]
+    color = _kind_color(legend=not versus_static)  # the differences have no baselines
+    base = alt.Chart(_inline(frame, list(EVALUATION_COLUMNS)))
+    layers: list[alt.Chart] = [
+        base.mark_rule(strokeWidth=2).encode(
+            y=y,
+            x=alt.X("low:Q", title=x_title),
+            x2=alt.X2("high"),
+            color=color,
+            tooltip=tooltip,
+        ),
+        base.mark_point(filled=True, size=70, opacity=1).encode(
+            y=y, x=x, color=color, tooltip=tooltip
+        ),
+    ]
+    if versus_static or metric.split("@", 1)[0] in _CENTRED_AT_ZERO:
+        zero = alt.Chart(alt.InlineData(values=[{"zero": 0.0}]))
+        rule = zero.mark_rule(color="black", strokeDash=[4, 3])
+        layers.insert(0, rule.encode(x=alt.X("zero:Q", title=x_title)))
+    return alt.layer(*layers).properties(
+        title=alt.Title(f"{title}: {_better(metric)}", subtitle=subtitle),
+        width=CHART_WIDTH,
+        height=max(BAR_HEIGHT * len(frame), BAR_HEIGHT),
+    )
+
+
+TARGET_COLUMNS = ("ranker", "kind", "target", "value", "mean")
+"""The columns of :func:`evaluation_target_frame`, in order."""
+
+
+def evaluation_target_frame(
+    report: EvaluationReport | Mapping, metric: str = "spearman"
+) -> pd.DataFrame:
+    """One row per ranker and target: the target's value of ``metric`` (``per_target``) beside
+    the ranker's mean, rankers best first (as in :func:`evaluation_chart`)."""
+    tables = _metric_tables(report)
+    order = evaluation_frame(tables, metric)
+    rows = [
+        {
+            "ranker": name,
+            "kind": kind,
+            "target": target,
+            "value": float(value),
+            "mean": float(mean),
+        }
+        for name, kind, mean in zip(order["ranker"], order["kind"], order["mean"], strict=True)
+        for target, value in tables[name][metric].per_target.items()
+    ]
+    return pd.DataFrame(rows, columns=list(TARGET_COLUMNS))
+
+
+def _target_scale(metric: str, values: pd.Series) -> tuple[alt.Scale, pd.Series]:
+    """Blue is good for every metric: diverging around 0 for correlations, reversed for regret.
+    Also which cells are dark (their value is written in white)."""
+    name = metric.split("@", 1)[0]
+    if name in _CENTRED_AT_ZERO:
+        return alt.Scale(scheme="redblue", domain=[-1, 1], domainMid=0), values.abs() > 0.6
+    if lower_is_better(metric):
+        high = max(float(values.max()) if len(values) else 1.0, 1e-9)
+        scale = alt.Scale(scheme="blues", domain=[0, high], reverse=True)
+        return scale, values / high < 0.35
+    return alt.Scale(scheme="blues", domain=[0, 1]), values > 0.65
+
+
+def evaluation_target_chart(
+    report: EvaluationReport | Mapping, metric: str = "spearman"
+) -> alt.LayerChart:
+    """``metric`` per target and ranker (``per_target``) as a heat map with the values written
+    in: rankers on the rows, best mean first, targets on the columns. Blue is good for every
+    metric (regret's scale is reversed). Which targets a ranker gets right, and where every
+    ranker fails, shows at a glance; tooltips give the value and the ranker's mean."""
+    frame = evaluation_target_frame(report, metric)
+    ranker_order = list(dict.fromkeys(frame["ranker"]))
+    targets = sorted(set(frame["target"]))
+    y = alt.Y(
+        "ranker:N",
+        sort=ranker_order,
+        title=None,
+        axis=alt.Axis(labelLimit=LABEL_LIMIT),
+    )
+    x = alt.X("target:N", sort=targets, title="target", axis=alt.Axis(labelAngle=-30))
+    tooltip = [
+        alt.Tooltip("ranker:N", title="Ranker"),
+        alt.Tooltip("target:N", title="Target"),
+        alt.Tooltip("value:Q", title=metric, format=".3f"),
+        alt.Tooltip("mean:Q", title="Mean over targets", format=".3f"),
+    ]
+    scale, dark = _target_scale(metric, frame["value"])
+    frame = frame.assign(dark=dark.astype(bool))
+    base = alt.Chart(_inline(frame, [*TARGET_COLUMNS, "dark"])).encode(x=x, y=y)
+    cells = base.mark_rect().encode(
+        color=alt.Color("value:Q", scale=scale, title=metric), tooltip=tooltip
+    )
+    text_color = alt.when(alt.datum.dark).then(alt.value("white")).otherwise(alt.value("black"))
+    text = base.mark_text(fontSize=10).encode(
+        text=alt.Text("value:Q", format=".2f"), color=text_color, tooltip=tooltip
+    )
+    return alt.layer(cells, text).properties(
+        title=alt.Title(
+            f"{metric_title(metric)} per target: {_better(metric)}",
+            subtitle="rankers best first (by the mean over targets)",
+        ),
+        width=max(60 * len(targets), 120),
+        height=max(BAR_HEIGHT * len(ranker_order), BAR_HEIGHT),
+    )
+
+
 __all__ = [
     "BARS_SELECTION",
     "BRUSH_SELECTION",
+    "EVALUATION_COLUMNS",
     "FRAME_COLUMNS",
+    "TARGET_COLUMNS",
     "bar_label",
+    "evaluation_chart",
+    "evaluation_frame",
+    "evaluation_target_chart",
+    "evaluation_target_frame",
     "filter_frame",
     "hub_dataset_url",
+    "lower_is_better",
+    "metric_title",
     "ranking_chart",
     "ranking_frame",
     "score_distribution_chart",

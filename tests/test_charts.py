@@ -226,3 +226,137 @@ def test_selections_from_a_jupyter_chart_filter_the_frame():
     }
     rows = charts.filter_frame(charts.ranking_frame(ranking), jchart.selections)
     assert rows["task_id"].tolist() == ["org/t9", "org/t8"]
+
+
+# --- ranking quality: evaluation_chart and evaluation_target_chart ---------------------------
+
+
+def make_report():
+    """An EvaluationReport by hand: two rankers and the three baselines, two targets."""
+    from hfselect_widgets.engine.evaluation import EvaluationReport, MetricSummary
+
+    def summaries(spearman, regret, per_target):
+        return {
+            "spearman": MetricSummary(spearman, spearman - 0.2, spearman + 0.1, per_target),
+            "regret@3": MetricSummary(regret, max(regret - 1.0, 0.0), regret + 2.0, per_target),
+        }
+
+    rankers = {
+        "esm-logme": summaries(0.4, 0.5, {"a": 0.5, "b": 0.3}),
+        "knn": summaries(0.6, 2.0, {"a": 0.7, "b": 0.5}),
+        "static (mean score)": summaries(0.2, 1.0, {"a": 0.1, "b": 0.3}),
+        "static (mean transfer)": summaries(0.3, 3.0, {"a": 0.2, "b": 0.4}),
+        "random": summaries(0.0, 4.0, {"a": -0.1, "b": 0.1}),
+    }
+    versus = {
+        "esm-logme": summaries(0.2, -0.5, {"a": 0.4, "b": 0.0}),
+        "knn": summaries(0.4, 1.0, {"a": 0.6, "b": 0.2}),
+    }
+    return EvaluationReport(rankers=rankers, versus_static=versus)
+
+
+def _layer_with(spec: dict, mark: str) -> dict:
+    (layer,) = [
+        layer
+        for layer in spec["layer"]
+        if (layer["mark"]["type"] if isinstance(layer["mark"], dict) else layer["mark"]) == mark
+        and "field" in layer["encoding"].get("y", {})
+    ]
+    return layer
+
+
+def test_evaluation_chart_has_every_ranker_best_first_with_its_interval():
+    """Spearman: one point per ranker at its mean, a rule from low to high, best on top, the
+    baselines in the muted colour, a rule at zero, "higher is better" and tooltips."""
+    spec = charts.evaluation_chart(make_report(), "spearman").to_dict()
+    point, interval = _layer_with(spec, "point"), _layer_with(spec, "rule")
+    values = _data_values(spec, point, spec)
+    order = ["knn", "esm-logme", "static (mean transfer)", "static (mean score)", "random"]
+    assert [row["ranker"] for row in values] == order
+    assert point["encoding"]["y"]["sort"] == order == interval["encoding"]["y"]["sort"]
+    assert point["encoding"]["x"]["field"] == "mean"
+    assert interval["encoding"]["x"]["field"] == "low"
+    assert interval["encoding"]["x2"]["field"] == "high"
+    knn = values[0]
+    assert (knn["mean"], knn["low"], knn["high"]) == pytest.approx((0.6, 0.4, 0.7))
+    kinds = {row["ranker"]: row["kind"] for row in values}
+    assert kinds == {
+        "knn": "ranker",
+        "esm-logme": "ranker",
+        "static (mean transfer)": "baseline",
+        "static (mean score)": "baseline",
+        "random": "baseline",
+    }
+    scale = point["encoding"]["color"]["scale"]
+    assert dict(zip(scale["domain"], scale["range"], strict=True))["baseline"] == (
+        charts.BASELINE_COLOR
+    )
+    tooltips = {t["field"] for t in point["encoding"]["tooltip"]}
+    assert {"ranker", "mean", "low", "high"} <= tooltips
+    zero = [
+        layer for layer in spec["layer"] if layer["encoding"].get("x", {}).get("field") == "zero"
+    ]
+    assert len(zero) == 1
+    assert "higher is better" in spec["title"]["text"]
+    assert vl_convert.vegalite_to_vega(spec)
+
+
+def test_evaluation_chart_of_regret_puts_the_lowest_first_and_says_lower_is_better():
+    spec = charts.evaluation_chart(make_report(), "regret@3").to_dict()
+    values = _data_values(spec, _layer_with(spec, "point"), spec)
+    means = [row["mean"] for row in values]
+    assert means == sorted(means) and values[0]["ranker"] == "esm-logme"
+    assert "lower is better" in spec["title"]["text"]
+    assert all(layer["encoding"]["x"]["field"] != "zero" for layer in spec["layer"])
+
+
+def test_evaluation_chart_versus_static_charts_the_paired_differences_around_zero():
+    spec = charts.evaluation_chart(make_report(), "spearman", versus_static=True).to_dict()
+    values = _data_values(spec, _layer_with(spec, "point"), spec)
+    assert [row["ranker"] for row in values] == ["knn", "esm-logme"]
+    assert values[0]["mean"] == pytest.approx(0.4)
+    assert "static (mean score)" in spec["title"]["text"]
+    assert any(layer["encoding"].get("x", {}).get("field") == "zero" for layer in spec["layer"])
+
+
+def test_evaluation_target_chart_has_every_target_of_every_ranker():
+    """One cell per ranker and target with its per-target value; rankers best first."""
+    spec = charts.evaluation_target_chart(make_report(), "spearman").to_dict()
+    cells = _layer_with(spec, "rect")
+    values = _data_values(spec, cells, spec)
+    assert len(values) == 5 * 2
+    assert {(row["ranker"], row["target"]): row["value"] for row in values}[("knn", "a")] == 0.7
+    assert cells["encoding"]["y"]["sort"][:2] == ["knn", "esm-logme"]
+    assert cells["encoding"]["x"]["field"] == "target"
+    assert cells["encoding"]["color"]["field"] == "value"
+    assert "higher is better" in spec["title"]["text"]
+    regret = charts.evaluation_target_chart(make_report(), "regret@3").to_dict()
+    assert "lower is better" in regret["title"]["text"]
+    assert _layer_with(regret, "rect")["encoding"]["y"]["sort"][0] == "esm-logme"
+    assert vl_convert.vegalite_to_vega(spec) and vl_convert.vegalite_to_vega(regret)
+
+
+@pytest.mark.parametrize("build", [charts.evaluation_chart, charts.evaluation_target_chart])
+def test_evaluation_charts_name_the_metrics_of_the_report_for_a_bad_metric(build):
+    with pytest.raises(ValueError, match="'ndcg@7'.*regret@3, spearman"):
+        build(make_report(), "ndcg@7")
+
+
+def test_evaluation_chart_of_a_built_report_is_a_valid_chart():
+    """From build_report on a small hand-made truth: every ranker and baseline is charted."""
+    from hfselect_widgets.engine.evaluation import NO_TRANSFER, build_report
+
+    truth = {
+        target: {
+            NO_TRANSFER: {0: 0.5, 1: 0.52},
+            **{f"s{i}": {0: 0.5 + shift * i, 1: 0.51 + shift * i} for i in range(4)},
+        }
+        for target, shift in (("t1", 0.01), ("t2", -0.01), ("t3", 0.02))
+    }
+    scores = {"mine": {t: {f"s{i}": float(i) for i in range(4)} for t in truth}}
+    report = build_report(scores, truth, num_bootstrap=20, random_draws=5)
+    spec = charts.evaluation_chart(report, "ndcg@3").to_dict()
+    rankers = {row["ranker"] for row in _data_values(spec, _layer_with(spec, "point"), spec)}
+    assert rankers == set(report.rankers) >= {"mine", "random", "static (mean score)"}
+    assert vl_convert.vegalite_to_vega(spec)
+    assert vl_convert.vegalite_to_vega(charts.evaluation_target_chart(report, "ndcg@3").to_dict())
