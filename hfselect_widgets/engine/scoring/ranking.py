@@ -456,7 +456,7 @@ def compute_task_ranking(
     max_bytes: int | None = None,
     ranker: str = ESM_LOGME,
     uncertainty: int = 0,
-    resamples: int = 50,
+    resamples: int = 20,
 ) -> TaskRanking:
     """Rank intermediate datasets for ``dataset`` by ESM-LogME or another ranker (higher is
     better).

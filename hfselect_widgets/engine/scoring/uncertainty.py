@@ -27,7 +27,7 @@ from hfselect_widgets.engine.scoring.rankers import (
 )
 
 DEFAULT_TOP_K = 20
-DEFAULT_RESAMPLES = 50
+DEFAULT_RESAMPLES = 20
 DEFAULT_CONFIDENCE = 0.9
 
 
@@ -111,7 +111,12 @@ def bootstrap_ranks(
         order = sorted(names, key=lambda n: -scores[n] if np.isfinite(scores[n]) else np.inf)
         return {name: position for position, name in enumerate(order, start=1)}
 
-    with ThreadPoolExecutor(n_jobs or min(4, len(indices))) as pool:
+    from hfselect_widgets.engine.scoring.ranking import _single_threaded_blas, default_n_jobs
+
+    workers = max(1, min(n_jobs or default_n_jobs(), len(indices)))
+    # One BLAS thread per worker, as the scoring loop does: nested threading oversubscribes
+    # the cores (measured: 4x slower at D = 768 on 2 cores).
+    with _single_threaded_blas(workers > 1), ThreadPoolExecutor(workers) as pool:
         ranks = list(pool.map(one, indices))
     tail = (1 - confidence) / 2
     result = {}
