@@ -41,6 +41,7 @@ CLI_WORDS = Vocabulary(
         "is_regression": lambda v: "--classification" if v is False else "--regression",
         "num_examples": _num_examples_phrase,
         "drop_missing": "--drop-missing",
+        "force": "--force",
         "file_format": "rename the file to end in .csv, .tsv, .jsonl or .parquet",
         "overwrite": "pass --overwrite",
         "exist_ok": "pass --exist-ok",
@@ -51,7 +52,7 @@ CLI_WORDS = Vocabulary(
         "max_bytes": _max_mb_phrase,
         "dataset": "a local CSV, JSON lines or Parquet file as DATASET",
         "model": "--model PATH",
-        "token": "set HF_TOKEN or run `hf auth login`",
+        "token": "set the HF_TOKEN environment variable",
         "text_col": "--text-col COL",
         "label_col": "--label-col COL",
     },
@@ -114,6 +115,11 @@ def _add_dataset_arguments(
         "--drop-missing",
         action="store_true",
         help="drop rows without text or label instead of refusing the dataset",
+    )
+    group.add_argument(
+        "--force",
+        action="store_true",
+        help="rank even when the target looks wrong (e.g. labels that are nearly all distinct)",
     )
 
 
@@ -399,6 +405,7 @@ def _target_request(args: argparse.Namespace, dataset: str | None = None):
         num_examples=args.num_examples or None,
         seed=args.seed,
         drop_missing=getattr(args, "drop_missing", False),
+        force=getattr(args, "force", False),
     )
 
 

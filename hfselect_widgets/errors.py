@@ -42,7 +42,10 @@ class Vocabulary:
     """How one front end names the fix for each request input.
 
     ``phrases`` maps a field to a string (used whatever the value) or to a function of the
-    value; fields it lacks fall back to ``fallback`` (default: the Python keywords).
+    value; fields it lacks fall back to ``fallback`` (default: the Python keywords). A key
+    ``"about:field"`` phrases the fix of ``field`` for errors about the input ``about`` only
+    (one front end may have two controls for one keyword, e.g. the widgets' two "overwrite"
+    checkboxes for the output folder and the Hub repo).
     """
 
     def __init__(
@@ -55,13 +58,15 @@ class Vocabulary:
         self.phrases = dict(phrases)
         self.fallback = fallback
 
-    def phrase(self, fix: Fix) -> str:
-        """The words for ``fix`` in this front end."""
-        entry = self.phrases.get(fix.field)
+    def phrase(self, fix: Fix, about: str | None = None) -> str:
+        """The words for ``fix`` in this front end (``about``: the input the error concerns)."""
+        entry = self.phrases.get(f"{about}:{fix.field}") if about else None
+        if entry is None:
+            entry = self.phrases.get(fix.field)
         if entry is None:
             if self.fallback is not None:
-                return self.fallback.phrase(fix)
-            return _python_phrase(fix)
+                return self.fallback.phrase(fix, about)
+            return PYTHON.phrase(fix, about) if self is not PYTHON else _python_phrase(fix)
         return entry if isinstance(entry, str) else entry(fix.value)
 
 
@@ -71,7 +76,7 @@ def _python_phrase(fix: Fix) -> str:
     return f"pass {fix.field}={fix.value!r}"
 
 
-PYTHON = Vocabulary("python", {})
+PYTHON = Vocabulary("python", {"token": "set the HF_TOKEN environment variable, or pass token=..."})
 """The Python API's words: ``pass field=value``."""
 
 
@@ -115,8 +120,10 @@ class HfselectWidgetsError(Exception):
         vocabulary = vocabulary or PYTHON
         if not self.advice:
             return self.problem
-        phrases = [vocabulary.phrase(fix) for fix in self.fixes]
+        phrases = [vocabulary.phrase(fix, self.field) for fix in self.fixes]
         advice = self.advice.format(*phrases)
+        if self.advice.startswith("{"):  # a phrase that opens the sentence
+            advice = advice[:1].upper() + advice[1:]
         return f"{self.problem} {advice}" if self.problem else advice
 
 
@@ -456,6 +463,14 @@ LOGIN_HINT = (
     "or pass token=... (create a token with write access at "
     "https://huggingface.co/settings/tokens)."
 )
+"""The whole login advice in Python's words (:class:`MissingTokenError` phrases its last
+option per front end)."""
+
+_LOGIN_ADVICE = (
+    "Log in once with `hf auth login` (or `huggingface-cli login`) in a terminal or "
+    "`huggingface_hub.notebook_login()` in a notebook, or {0} (create a token with write "
+    "access at https://huggingface.co/settings/tokens)."
+)
 
 
 class PublishError(HfselectWidgetsError):
@@ -466,10 +481,10 @@ class MissingTokenError(PublishError, PermissionError):
     """No Hugging Face token is available, and publishing needs one with write access."""
 
     def __init__(self, detail: str | None = None):
-        msg = "No Hugging Face token found: publishing an ESM needs a token with write access. "
+        msg = "No Hugging Face token found: publishing an ESM needs a token with write access."
         if detail:
-            msg += f"({detail}) "
-        super().__init__(msg + LOGIN_HINT)
+            msg += f" ({detail})"
+        super().__init__(msg, advice=_LOGIN_ADVICE, field="token", fixes=[Fix("token")])
 
 
 class RepoExistsError(PublishError, FileExistsError):
@@ -554,4 +569,94 @@ __all__ += [
     "EmbeddingDatasetError",
     "PickledMetadataError",
     "OutputExistsError",
+]
+
+
+# --- target data files -------------------------------------------------------------------------
+
+
+class DataFileError(DatasetError):
+    """A target data file cannot be read as a table (see :func:`read_table_file`)."""
+
+    field = "dataset"
+
+    def __init__(self, message: str, *, advice=None, fixes=(), path: str | None = None):
+        self.path = path
+        super().__init__(message, advice=advice, field="dataset", fixes=fixes or [Fix("dataset")])
+
+
+class EmptyFileError(DataFileError):
+    """The data file is empty (0 bytes, or only blank lines)."""
+
+
+class NoRowsError(DataFileError):
+    """The data file has a header (or an empty array) but 0 rows."""
+
+
+class FileEncodingError(DataFileError, UnicodeError):
+    """A text data file is not UTF-8; :attr:`encoding` is the best guess of what it is."""
+
+    def __init__(self, message: str, *, encoding: str | None = None, **kwargs):
+        self.encoding = encoding
+        super().__init__(message, **kwargs)
+
+
+class DelimiterError(DataFileError):
+    """A CSV/TSV file seems to use another delimiter than its suffix says."""
+
+
+class NoHeaderError(DataFileError):
+    """The first row of a CSV/TSV file looks like data, not column names."""
+
+
+class UnreadableFileError(DataFileError):
+    """The data file is binary (NUL bytes), corrupt, or not valid CSV/JSON/Parquet."""
+
+
+class UnsupportedFileFormatError(DataFileError):
+    """The data file's suffix (or the format asked for) is not one that can be read."""
+
+
+class DataFileWarning(UserWarning):
+    """A data file was read, but not quite as its suffix says (e.g. a ';'-separated .csv)."""
+
+
+# --- target quality ------------------------------------------------------------------------------
+
+
+class TargetCheckError(DatasetError):
+    """The target is unfit for ranking (e.g. the text column is the label column)."""
+
+
+class TextIsLabelError(TargetCheckError):
+    """The text column is the label column: the model would read the answer."""
+
+
+class LabelsLookLikeTextError(TargetCheckError):
+    """Classification labels are nearly all distinct: the label column is probably text."""
+
+
+class UninformativeTextError(TargetCheckError):
+    """The texts are all empty, or (nearly) all the same."""
+
+
+class TargetQualityWarning(UserWarning):
+    """The target can be ranked, but the ranking may mean little (e.g. extreme imbalance)."""
+
+
+__all__ += [
+    "DataFileError",
+    "EmptyFileError",
+    "NoRowsError",
+    "FileEncodingError",
+    "DelimiterError",
+    "NoHeaderError",
+    "UnreadableFileError",
+    "UnsupportedFileFormatError",
+    "DataFileWarning",
+    "TargetCheckError",
+    "TextIsLabelError",
+    "LabelsLookLikeTextError",
+    "UninformativeTextError",
+    "TargetQualityWarning",
 ]

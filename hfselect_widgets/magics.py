@@ -32,9 +32,8 @@ Defaults live in traitlets options, settable with ``%config EsmRankMagics.top = 
 IPython profile (``c.EsmRankMagics.esm_source = "hub"``); ``%config EsmRankMagics`` lists them.
 
 What the magic does with the answer: it shows the results explorer
-(:class:`hfselect_widgets.widgets.results.ResultsExplorer`; with ``--no-widget``, or where
-ipywidgets/altair are missing, a table of the top ``K`` rows), stores the ranking in ``VAR``
-with ``-o VAR`` and returns it. Because the ranking was just shown, the returned object's
+(:class:`hfselect_widgets.widgets.results.ResultsExplorer`; with ``--no-widget``, a table of
+the top ``K`` rows), stores the ranking in ``VAR`` with ``-o VAR`` and returns it. Because the ranking was just shown, the returned object's
 notebook repr is one line (it is a :class:`~hfselect_widgets.engine.scoring.result.TaskRanking`
 in every other respect; the one in ``VAR`` keeps the full table repr).
 
@@ -129,7 +128,7 @@ USAGE = """%(prog)s DATASET --text-col COL [COL ...] --label-col COL
     [--subset NAME] [--split NAME] [--num-examples N] [--seed N]
     [--regression | --classification] [--model MODEL]
     [--esm-dir DIR | --demo | --hub] [--filter KEY=VALUE]... [--pooling P] [--max-mb MB]
-    [--ranker R] [--uncertainty K] [--drop-missing]
+    [--ranker R] [--uncertainty K] [--drop-missing] [--force]
     [--top K] [-o VAR] [--no-widget | --widget] [--batch-size N] [--device DEVICE]"""
 
 
@@ -167,6 +166,12 @@ def _build_parser() -> _EsmRankParser:
         action="store_true",
         default=None,
         help="drop rows without text or label instead of refusing the dataset",
+    )
+    data.add_argument(
+        "--force",
+        action="store_true",
+        default=None,
+        help="rank even when the target looks wrong (e.g. labels that are nearly all distinct)",
     )
     task = data.add_mutually_exclusive_group()
     task.add_argument(
@@ -508,6 +513,7 @@ class EsmRankMagics(Magics, Configurable):
             seed=pick("seed", self.seed),
             name=name if frame is not None else None,
             drop_missing=bool(pick("drop_missing", False)),
+            force=bool(pick("force", False)),
         )
         ranking = RankingRequest(
             target=target,
@@ -622,15 +628,11 @@ class EsmRankMagics(Magics, Configurable):
 
     def _show(self, ranking: TaskRanking, request: RankRequest) -> None:
         if request.widget:
-            try:
-                from hfselect_widgets.widgets.results import ResultsExplorer
-            except ImportError as error:  # ipywidgets/altair not installed
-                print(f"Showing a table: the results explorer is unavailable ({error}).")
-            else:
-                display(ResultsExplorer(ranking, top_k=request.top))
-                _print_failures(ranking)
-                return
-        display(ranking.to_pandas().head(request.top))
+            from hfselect_widgets.widgets.results import ResultsExplorer
+
+            display(ResultsExplorer(ranking, top_k=request.top))
+        else:
+            display(ranking.to_pandas().head(request.top))
         _print_failures(ranking)
 
 
@@ -655,6 +657,7 @@ MAGIC_WORDS = Vocabulary(
         "is_regression": lambda v: "--classification" if v is False else "--regression",
         "num_examples": _num_examples_phrase,
         "drop_missing": "--drop-missing",
+        "force": "--force",
         "file_format": "rename the file to end in .csv, .tsv, .jsonl or .parquet",
         "esm_dir": "--esm-dir DIR (or --demo)",
         "subset": "--subset NAME",

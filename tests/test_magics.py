@@ -344,7 +344,8 @@ def test_parse_cell_body_separates_settings_esms_and_comments():
 
 def test_widget_path_displays_the_results_explorer(shell, magic, files, shown):
     """Without --no-widget the results explorer is displayed, as a widget view, with top K."""
-    results = pytest.importorskip("hfselect_widgets.widgets.results")
+    from hfselect_widgets.widgets import results
+
     line = f"{files['csv']} " + _args(files, f"--esm-dir {files['esm_dir']} --top 2")
     ranking = shell.run_line_magic("esm_rank", line)
     [explorer] = shown

@@ -104,11 +104,12 @@ def test_rank_button_is_blocked_while_a_form_is_invalid(tiny_model, esm_dir):
     assert panel.rank_button.disabled
 
 
-def test_cancel_mid_run_stops_the_worker_and_frees_the_panel_at_once(
+def test_cancel_mid_run_stops_the_worker_and_frees_the_panel_once_it_stopped(
     tiny_model, esm_dir, monkeypatch
 ):
-    """Cancel during scoring: Rank is usable immediately, the worker stops with
-    RankingCancelled, no ranking is kept, and the outcome says so."""
+    """Cancel during scoring: Rank reads "Stopping…" until the worker stopped with
+    RankingCancelled (two rankings never run side by side), then is usable again; no ranking
+    is kept, and the outcome says so."""
     panel = make_panel(tiny_model, esm_dir)
     reached, release = threading.Event(), threading.Event()
     show = panel.progress.update
@@ -128,10 +129,12 @@ def test_cancel_mid_run_stops_the_worker_and_frees_the_panel_at_once(
     panel.cancel_button.click()
 
     assert task.cancel_event.is_set()
-    assert not panel.rank_button.disabled and panel.cancel_button.disabled  # at once
+    assert panel.rank_button.disabled and panel.rank_button.description == "Stopping…"
+    assert panel.cancel_button.disabled and not panel.running
     assert "Cancelling" in panel.status.value
     release.set()
     assert task.wait(WAIT_S)
+    assert not panel.rank_button.disabled and panel.rank_button.description == "Rank"
     assert task.state == "cancelled"
     assert isinstance(task.error, RankingCancelled)
     assert panel.ranking is None

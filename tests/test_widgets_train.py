@@ -135,7 +135,7 @@ def test_hfselect_fit_passes_its_sgd_settings(tiny_model):
 
 def test_cancel_stops_training_and_writes_nothing(tiny_model, tmp_path, monkeypatch):
     """Cancel while fine-tuning: the worker stops with RankingCancelled, no folder is written,
-    and the panel can train again."""
+    and the panel can train again once it has stopped."""
     panel = TrainPublishPanel({"tiny": tiny_frame()}, device="cpu")
     panel.picker.source.value = "dataframe"
     panel.base_model.value = str(tiny_model)
@@ -157,9 +157,11 @@ def test_cancel_stops_training_and_writes_nothing(tiny_model, tmp_path, monkeypa
 
     panel.cancel_button.click()
 
-    assert not panel.train_button.disabled and panel.cancel_button.disabled
+    assert panel.train_button.disabled and panel.cancel_button.disabled  # until it stopped
+    assert panel.train_button.description == "Stopping…"
     release.set()
     assert task.wait(WAIT_S)
+    assert not panel.train_button.disabled and panel.train_button.description == "Train"
     assert task.state == "cancelled" and isinstance(task.error, RankingCancelled)
     assert "nothing was written" in panel.status.value
     assert not (tmp_path / "esm").exists()
@@ -178,7 +180,8 @@ def test_existing_output_folder_is_refused_with_the_engine_message(tiny_model, t
     task = panel.train(wait=True)
 
     assert isinstance(task.error, OutputExistsError)
-    assert "overwrite" in panel.errors.text and "already exists" in panel.errors.text
+    assert '"Overwrite"' in panel.errors.text and "already exists" in panel.errors.text
+    assert "overwrite=True" not in panel.errors.text  # the widget's control, not Python's keyword
     assert (tmp_path / "taken" / "keep.txt").read_text() == "mine"
     assert not panel.train_button.disabled
 

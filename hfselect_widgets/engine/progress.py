@@ -63,6 +63,18 @@ def report(progress: ProgressCallback | None, stage: str, done: int, total: int 
         progress(stage, done, total)
 
 
+def seconds_left(done: int, total: int, elapsed: float, done_at_start: int = 0) -> float | None:
+    """Time left for a stage at the rate seen so far, or ``None`` while there is no rate yet.
+
+    ``elapsed`` seconds have passed since the stage first reported ``done_at_start`` steps
+    (steps done before, e.g. ESMs already cached, do not count towards the rate).
+    """
+    rate = (done - done_at_start) / elapsed if elapsed > 0 else 0.0
+    if rate <= 0:
+        return None
+    return max(0.0, (total - done) / rate)
+
+
 def check_cancel(cancel: CancelToken | None, stage: str | None = None) -> None:
     """Raise :class:`RankingCancelled` if ``cancel`` is set."""
     if cancel is not None and cancel.is_set():

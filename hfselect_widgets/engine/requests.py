@@ -57,6 +57,8 @@ class TargetRequest:
         name: the name recorded as ``task_id`` (DataFrames and files).
         drop_missing: drop rows without text or label instead of refusing them.
         file_format: a data file's format when its suffix does not tell.
+        force: rank even when a sanity check of :mod:`.data.checks` doubts the target
+            (nearly unique classification labels, nearly constant texts).
     """
 
     source: Any = None
@@ -70,6 +72,7 @@ class TargetRequest:
     name: str | None = None
     drop_missing: bool = False
     file_format: str | None = None
+    force: bool = False
 
     @property
     def is_demo(self) -> bool:
@@ -90,6 +93,9 @@ class TargetRequest:
 
         if isinstance(self.source, Dataset):
             return self.source
+        from hfselect_widgets.engine.data.checks import check_target_columns
+
+        check_target_columns(self.text_col, self.label_col)
         if self.num_examples is not None and self.num_examples < 1:
             raise DatasetError(
                 f"The sample size must be a positive number of rows, got {self.num_examples}.",
@@ -138,6 +144,13 @@ class TargetRequest:
         return Dataset.load(
             str(source), text_col, self.label_col, split=self.split, subset=self.subset, **common
         )
+
+    def check(self, dataset: Dataset) -> list[str]:
+        """Refuse a target unfit for ranking (unless :attr:`force` allows it); the warnings
+        (also issued as :class:`~hfselect_widgets.errors.TargetQualityWarning`)."""
+        from hfselect_widgets.engine.data.checks import check_target
+
+        return check_target(dataset, force=self.force)
 
 
 def _datasets_module():
@@ -338,6 +351,7 @@ class RankingRequest:
 
         self.validate()
         dataset = dataset if dataset is not None else self.target.load()
+        target_warnings = self.target.check(dataset)
         pool = pool if pool is not None else self.resolve_pool(progress, cancel)
         ranking = compute_task_ranking(
             dataset,
@@ -362,6 +376,8 @@ class RankingRequest:
             "model": ranking.metadata.get("model_name") or pool.model,
         }
         ranking.metadata["request"] = self.describe()
+        if target_warnings:
+            ranking.metadata["target_warnings"] = target_warnings
         return ranking
 
     def describe(self) -> dict[str, Any]:
@@ -377,6 +393,7 @@ class RankingRequest:
                 "is_regression": target.is_regression,
                 "num_examples": target.num_examples,
                 "seed": target.seed,
+                "force": target.force,
             },
             "pool": self.pool.describe(),
             "model": self.model,

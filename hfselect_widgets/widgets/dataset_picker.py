@@ -28,6 +28,7 @@ from hfselect_widgets.engine.data import (
     Dataset,
     HubDatasetInfo,
     inspect_hub_dataset,
+    read_table_file,
     suggest_columns,
 )
 from hfselect_widgets.errors import DatasetError
@@ -53,10 +54,8 @@ _LABEL_WIDTH = "130px"
 
 def _default_namespace() -> MutableMapping[str, Any]:
     """The notebook's variables (IPython's ``user_ns``), or an empty dict outside IPython."""
-    try:
-        from IPython import get_ipython
-    except ImportError:  # pragma: no cover - IPython is a dependency
-        return {}
+    from IPython import get_ipython
+
     shell = get_ipython()
     return shell.user_ns if shell is not None else {}
 
@@ -69,25 +68,10 @@ def _described(widget: widgets.Widget, label: str) -> widgets.HBox:
 def _read_preview_frame(path: Path) -> pd.DataFrame:
     """An uploaded file as a DataFrame, for the column lists and the preview.
 
-    ``build_dataset`` loads the file with ``Dataset.from_file``; this only has to show it.
+    Read by the same reader as ``Dataset.from_file`` (``read_table_file``), so the preview and
+    ``build_dataset`` agree, and the same typed errors explain a file that cannot be read.
     """
-    suffixes = [s.lower() for s in path.suffixes]
-    if suffixes and suffixes[-1] in (".gz", ".bz2", ".xz", ".zst", ".zip"):
-        suffixes = suffixes[:-1]
-    fmt = FILE_FORMATS.get(suffixes[-1]) if suffixes else None
-    if fmt in ("csv", "tsv"):
-        return pd.read_csv(path, sep="\t" if fmt == "tsv" else ",")
-    if fmt == "json":
-        try:
-            return pd.read_json(path, lines=True)
-        except ValueError:  # a JSON array of records
-            return pd.read_json(path)
-    if fmt == "parquet":
-        return pd.read_parquet(path)
-    raise DatasetError(
-        f"Cannot read {path.name!r}: upload a CSV, TSV, JSON lines or Parquet file "
-        f"({UPLOAD_ACCEPT})."
-    )
+    return read_table_file(path)
 
 
 def _cell(value: Any) -> str:
@@ -222,6 +206,9 @@ class DatasetPicker(widgets.VBox):
             value=num_examples, min=0, max=10**9, layout=widgets.Layout(width="120px")
         )
         self.seed = widgets.IntText(value=seed, layout=widgets.Layout(width="120px"))
+        self.drop_missing = widgets.Checkbox(
+            value=False, description="Drop rows without text or label", indent=False
+        )
         self.suggestion_note = widgets.HTML()
         self.message = widgets.HTML()
         self.preview = widgets.HTML()
@@ -241,6 +228,7 @@ class DatasetPicker(widgets.VBox):
                     ),
                     "Sample",
                 ),
+                _described(self.drop_missing, "Missing values"),
                 self.suggestion_note,
                 self.message,
                 preview_box,
@@ -283,7 +271,7 @@ class DatasetPicker(widgets.VBox):
         else:
             from hfselect_widgets.demo import demo_target_path
 
-            self._use_frame(pd.read_csv(demo_target_path()))
+            self._use_frame(read_table_file(demo_target_path()))
 
     def inspect(self) -> HubDatasetInfo | None:
         """Read the Hub dataset's subsets, splits and columns (metadata only) into the form."""
@@ -530,6 +518,7 @@ class DatasetPicker(widgets.VBox):
             num_examples=self.num_examples.value or None,
             seed=self.seed.value,
             name=self.dataset_name if source in (SOURCE_UPLOAD, SOURCE_DATAFRAME) else None,
+            drop_missing=self.drop_missing.value,
         )
 
     def build_dataset(self) -> Dataset:
@@ -552,6 +541,7 @@ class DatasetPicker(widgets.VBox):
             "is_regression": self.is_regression,
             "num_examples": self.num_examples.value or None,
             "seed": self.seed.value,
+            "drop_missing": self.drop_missing.value,
         }
 
 

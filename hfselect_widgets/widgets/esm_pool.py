@@ -34,6 +34,7 @@ from hfselect_widgets.engine.model_ids import (
     same_model,
 )
 from hfselect_widgets.engine.progress import STAGE_METADATA, ProgressCallback
+from hfselect_widgets.widgets._background import TaskRunner
 from hfselect_widgets.widgets._compat import set_titles
 from hfselect_widgets.widgets.worker import (
     BackgroundTask,
@@ -70,18 +71,6 @@ def split_items(text: str) -> list[str]:
         if item:
             seen.setdefault(item, None)
     return list(seen)
-
-
-def _sub_plan(plan: DownloadPlan, repo_ids: list[str]) -> DownloadPlan:
-    """The part of ``plan`` that concerns ``repo_ids`` (a cached repo costs 0 bytes)."""
-    per_repo = {r: plan.per_repo[r] for r in repo_ids if r in plan.per_repo}
-    return DownloadPlan(
-        count=len(per_repo),
-        cached_count=sum(1 for size in per_repo.values() if size == 0),
-        total_bytes=sum(per_repo.values()),
-        per_repo=per_repo,
-        estimated=plan.estimated & set(per_repo),
-    )
 
 
 class ESMPoolSelector(widgets.VBox):
@@ -128,7 +117,6 @@ class ESMPoolSelector(widgets.VBox):
         self.index: ESMIndex | None = None
         self.coverage: dict[str, int] | None = None
         self.download_plan: Any = None
-        self.refresh_task: BackgroundTask | None = None
         self._indexes: dict[tuple[str, str], ESMIndex] = {}
         self._index_errors: dict[tuple[str, str], str] = {}
         self._plans: dict[tuple[str, str], DownloadPlan] = {}
@@ -180,6 +168,14 @@ class ESMPoolSelector(widgets.VBox):
         self.refresh_progress = StageProgress([STAGE_METADATA])
         self.refresh_progress.layout.display = "none"
         self.refresh_error = ErrorBox()
+        self.refresh_runner = TaskRunner(
+            "refresh",
+            self.refresh_button,
+            progress=self.refresh_progress,
+            errors=self.refresh_error,
+            error_context="Refresh from Hub failed: ",
+            name="esm-index-refresh",
+        )
         # Filters: text fields update the count per keystroke (pure Python over the index).
         self.task_filter = widgets.Text(placeholder="part of the task id", continuous_update=True)
         self.min_examples = widgets.BoundedIntText(
@@ -422,7 +418,7 @@ class ESMPoolSelector(widgets.VBox):
                 problems.append(problem)
             if source == ESM_SOURCE_HUB:
                 ids = [c.repo_id for c in self.matches if c.repo_id]
-                self.download_plan = _sub_plan(self._index_plan(key, self.index), ids)
+                self.download_plan = self._index_plan(key, self.index).restrict(ids)
                 download_text = self._download_text()
             else:
                 download_text = "Local ESMs: nothing to download."
@@ -516,7 +512,7 @@ class ESMPoolSelector(widgets.VBox):
         if self.esm_source.value != ESM_SOURCE_HUB:
             self.rescan()
             return None
-        if self.refresh_task is not None and self.refresh_task.running:
+        if self.refresh_runner.running:
             return self.refresh_task
         model = self.model_name
         if not model or self.model_kind.value != MODEL_HUB:
@@ -529,24 +525,13 @@ class ESMPoolSelector(widgets.VBox):
             index = ESMIndex.load(model, refresh=True, hf_api=api, progress=progress, cancel=cancel)
             return coverage, index
 
-        self.refresh_error.clear()
-        self.refresh_progress.reset()
         self.refresh_progress.layout.display = None
-        self.refresh_button.disabled = True
-        task = BackgroundTask(work, progress=self.refresh_progress, name="esm-index-refresh")
-        task.on_done(lambda t: self._refreshed(t, model))
-        self.refresh_task = task.start()
-        if wait:
-            task.wait()
-        return task
+        return self.refresh_runner.start(
+            lambda: work, lambda result, _elapsed: self._refreshed(result, model), wait=wait
+        )
 
-    def _refreshed(self, task: BackgroundTask, model: str) -> None:
-        self.refresh_button.disabled = False
-        if task.error is not None:
-            self.refresh_error.show(task.error, task.traceback, "Refresh from Hub failed: ")
-            self.refresh_progress.mark_stopped("danger")
-            return
-        coverage, index = task.result
+    def _refreshed(self, result: tuple[dict[str, int], ESMIndex], model: str) -> None:
+        coverage, index = result
         self.coverage = coverage
         options = list(dict.fromkeys([*coverage, *KNOWN_BASE_MODELS]))
         self.model.options = options
@@ -556,6 +541,11 @@ class ESMPoolSelector(widgets.VBox):
             if index.base_model:
                 self._indexes[("hub", index.base_model)] = index
         self.update()
+
+    @property
+    def refresh_task(self) -> BackgroundTask | None:
+        """The background task of the current or last "Refresh from Hub"."""
+        return self.refresh_runner.task
 
     # -- the result -----------------------------------------------------------------------------
 

@@ -26,8 +26,10 @@ import altair as alt
 import ipywidgets as widgets
 import pandas as pd
 
+from hfselect_widgets.engine.scoring.codegen import ranking_code
 from hfselect_widgets.engine.scoring.result import TaskRanking
 from hfselect_widgets.widgets._compat import USES_IPYTHON_DISPLAY, widget_mimebundle
+from hfselect_widgets.widgets.vocabulary import error_text
 
 from .. import charts
 
@@ -88,148 +90,6 @@ def chart_png(chart: alt.TopLevelMixin, scale: float = PNG_SCALE) -> bytes:
     version = _vl_convert_version(vl_convert)
     options = {"vl_version": version} if version else {}
     return vl_convert.vegalite_to_png(chart.to_dict(), scale=scale, **options)
-
-
-# --- reproducing code ---------------------------------------------------------------------
-
-
-def _same_path(a: Any, b: Any) -> bool:
-    try:
-        return Path(str(a)).resolve() == Path(str(b)).resolve()
-    except (OSError, ValueError):
-        return False
-
-
-def _list_literal(items: Any) -> str:
-    """A list of strings as Python source, one item per line when there are several."""
-    items = [str(item) for item in items]
-    if len(items) <= 2:
-        return repr(items)
-    return "[\n" + "".join(f"        {item!r},\n" for item in items) + "    ]"
-
-
-def _call(target: str, positional: list[str], keywords: Mapping[str, str]) -> str:
-    """``target(`` one argument per line ``)`` from already formatted Python expressions."""
-    arguments = positional + [f"{name}={value}" for name, value in keywords.items()]
-    if not arguments:
-        return f"{target}()"
-    body = "".join(f"    {argument},\n" for argument in arguments)
-    return f"{target}(\n{body})"
-
-
-def _dataset_code(meta: Mapping[str, Any], is_regression: Any) -> tuple[list[str], list[str]]:
-    """(names to import from ``hfselect_widgets.demo``, code lines) that rebuild the target
-    dataset from ranking metadata."""
-    from hfselect_widgets.demo import demo_target_path
-
-    dataset = dict(meta.get("dataset") or {})
-    source = dataset.get("source")
-    path = dataset.get("path")
-    text_col = dataset.get("text_column") or "text"
-    label_col = dataset.get("label_column") or "label"
-    sample: dict[str, str] = {}
-    if dataset.get("num_examples") is not None:
-        sample["num_examples"] = repr(int(dataset["num_examples"]))
-    seed = dataset.get("seed", meta.get("seed"))
-    if seed is not None:
-        sample["seed"] = repr(seed)
-    columns = {"text_col": repr(text_col), "label_col": repr(label_col)}
-    task = {} if is_regression is None else {"is_regression": repr(bool(is_regression))}
-
-    if path and _same_path(path, demo_target_path()):
-        if "seed" in dataset and seed is None:
-            sample["seed"] = "None"  # load_demo_target's own default seed is 42
-        call = _call("load_demo_target", [], sample)
-        return ["load_demo_target"], [f"dataset = {call}"]
-    if source == "file" or (path and source != "hub"):
-        keywords = {**columns, **task, **sample}
-        name = dataset.get("task_id")
-        if name and path and name != Path(str(path)).name:
-            keywords["name"] = repr(name)
-        call = _call("Dataset.from_file", [repr(str(path or "<your file>"))], keywords)
-        return [], [f"dataset = {call}"]
-    if not dataset.get("task_id") and source != "pandas":
-        return [], [
-            "# This ranking does not record its target dataset: load yours here, e.g. with",
-            "# Dataset.from_hugging_face(...), Dataset.from_file(...) or Dataset.from_pandas(...).",
-            "dataset = ...",
-        ]
-    if source == "pandas":
-        keywords = {**columns, **task, **sample}
-        if dataset.get("task_id"):
-            keywords["name"] = repr(dataset["task_id"])
-        return [], [
-            "# The ranking was made from a DataFrame: put that DataFrame here.",
-            "df = ...",
-            f"dataset = {_call('Dataset.from_pandas', ['df'], keywords)}",
-        ]
-    keywords = {"split": repr(dataset.get("task_split") or "train"), **columns, **task}
-    if dataset.get("task_subset"):
-        keywords["subset"] = repr(dataset["task_subset"])
-    keywords.update(sample)
-    if dataset.get("streamed"):
-        keywords["streaming"] = "True"
-    return [], [
-        f"dataset = {_call('Dataset.from_hugging_face', [repr(dataset['task_id'])], keywords)}"
-    ]
-
-
-def _esm_code(ranking: TaskRanking) -> tuple[list[str], dict[str, str], list[str]]:
-    """(names to import from ``hfselect_widgets.demo``, compute_task_ranking keywords, comment
-    lines) for the ESM pool."""
-    from hfselect_widgets.demo import demo_esm_dir
-
-    meta = ranking.metadata
-    if meta.get("esm_dir") is not None:
-        if _same_path(meta["esm_dir"], demo_esm_dir()):
-            return ["demo_esm_dir"], {"esm_dir": "demo_esm_dir()"}, []
-        return [], {"esm_dir": repr(str(meta["esm_dir"]))}, []
-    if meta.get("esm_repo_ids") is not None:
-        return [], {"esm_repo_ids": _list_literal(meta["esm_repo_ids"])}, []
-    source = str(meta.get("esm_source") or "")
-    if source.startswith("Hub ESMs"):
-        return [], {}, ["# Every ESM on the Hub for this base model (the pool may have grown)."]
-    # ESM objects, or a ranking loaded from a file: name the ESMs that were ranked.
-    ids = [str(r) for r in ranking.repo_ids if r]
-    if not ids:
-        return [], {}, ["# The ESM pool is not recorded: this uses every Hub ESM for the model."]
-    return [], {"esm_repo_ids": _list_literal(ids)}, ["# The ESMs ranked here."]
-
-
-def ranking_code(ranking: TaskRanking) -> str:
-    """Python code that recomputes ``ranking`` with hfselect_widgets' public API.
-
-    Built from ``ranking.metadata``: the target dataset (Hub id, file, DataFrame or the bundled
-    demo target, with split, subset, columns, sample size and seed), the base model, the pooling
-    and the ESM pool (``esm_dir``, ``esm_repo_ids`` or the Hub's ESMs for the model). Parts the
-    metadata does not record are left as commented placeholders.
-    """
-    from hfselect_widgets.engine.model_ids import DEFAULT_HUB_MODEL
-
-    meta = ranking.metadata
-    demo_names, dataset_lines = _dataset_code(meta, meta.get("is_regression"))
-    esm_demo_names, esm_keywords, esm_comments = _esm_code(ranking)
-    uses_dataset = any("Dataset." in line for line in dataset_lines)
-    imports = [
-        "from hfselect_widgets import "
-        + ("Dataset, compute_task_ranking" if uses_dataset else "compute_task_ranking")
-    ]
-    if demo_names or esm_demo_names:
-        imports.append(
-            "from hfselect_widgets.demo import " + ", ".join(sorted(demo_names + esm_demo_names))
-        )
-    # A ranking loaded from CSV has no metadata; its ESMs still name their base model.
-    base_models = {c.base_model_name for c in ranking.esm_configs if c.base_model_name}
-    model = meta.get("model_name") or (
-        base_models.pop() if len(base_models) == 1 else DEFAULT_HUB_MODEL
-    )
-    keywords = {"model_name": repr(str(model)), **esm_keywords}
-    if meta.get("pooling"):
-        keywords["pooling"] = repr(str(meta["pooling"]))
-    lines = imports + [""] + dataset_lines + esm_comments
-    lines.append(f"ranking = {_call('compute_task_ranking', ['dataset'], keywords)}")
-    lines.append("ranking")
-    return "\n".join(lines) + "\n"
 
 
 # --- the table ------------------------------------------------------------------------------
@@ -556,7 +416,7 @@ class ResultsExplorer(widgets.VBox):
         try:
             written = export(path_widget.value.strip() or default)
         except Exception as error:  # shown to the user, never swallowed silently
-            self.status.value = _message(f"Export failed: {error}", error=True)
+            self.status.value = _message(f"Export failed: {error_text(error)}", error=True)
             return
         self.status.value = _message(f"Saved the ranking to {written}")
 
@@ -568,7 +428,7 @@ class ResultsExplorer(widgets.VBox):
         try:
             ranking = self.load(path)
         except Exception as error:  # shown to the user, never swallowed silently
-            self.status.value = _message(f"Could not load {path}: {error}", error=True)
+            self.status.value = _message(f"Could not load {path}: {error_text(error)}", error=True)
             return
         self.status.value = _message(f"Loaded {len(ranking)} rows from {path}")
 

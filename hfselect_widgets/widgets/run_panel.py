@@ -2,8 +2,9 @@
 
 :class:`RunPanel` joins a :class:`~.dataset_picker.DatasetPicker` and an
 :class:`~.esm_pool.ESMPoolSelector`: its Rank button (enabled only while both are valid) loads
-the dataset and runs ``compute_task_ranking`` in a :class:`~.worker.BackgroundTask`, so the
-kernel stays responsive. Cancel sets the task's event; the panel is usable again at once.
+the dataset and runs the engine's ranking in the background (a :class:`~._background.TaskRunner`),
+so the kernel stays responsive. Cancel sets the task's event; Rank reads "Stopping…" until the
+run has stopped (at its next step), so that two rankings never run side by side.
 Errors show the engine's message with the traceback behind a toggle; skipped ESMs are listed
 with their reasons. ``on_ranking`` callbacks receive each new
 :class:`~hfselect_widgets.engine.scoring.result.TaskRanking`.
@@ -27,22 +28,20 @@ from hfselect_widgets.engine.progress import (
     check_cancel,
 )
 from hfselect_widgets.engine.scoring.result import TaskRanking
+from hfselect_widgets.widgets._background import STOP_GRACE_S, TaskRunner
 from hfselect_widgets.widgets._compat import set_titles
 from hfselect_widgets.widgets.dataset_picker import DatasetPicker
 from hfselect_widgets.widgets.esm_pool import ESMPoolSelector
 from hfselect_widgets.widgets.worker import (
-    CANCELLED,
-    FAILED,
     BackgroundTask,
     ErrorBox,
     StageProgress,
-    format_seconds,
     message_html,
 )
 
 RANKING_STAGES = (STAGE_METADATA, STAGE_DOWNLOAD, STAGE_EMBEDDING, STAGE_SCORING)
 
-CANCEL_GRACE_S = 10.0
+CANCEL_GRACE_S = STOP_GRACE_S
 """How long a new Rank waits for a cancelled run to stop before starting anyway."""
 
 SUMMARY_ROWS = 5
@@ -85,6 +84,7 @@ class RunPanel(widgets.VBox):
     Attributes:
         ranking: the last successful :class:`TaskRanking` (``None`` before one).
         task: the :class:`BackgroundTask` of the current or last run.
+        runner: the :class:`~._background.TaskRunner` that runs it.
     """
 
     def __init__(
@@ -110,9 +110,7 @@ class RunPanel(widgets.VBox):
         # None: the engine's RankingRequest.run (a function here replaces it, e.g. in tests).
         self.ranker = ranker
         self.ranking: TaskRanking | None = None
-        self.task: BackgroundTask | None = None
         self._callbacks: list[Callable[[TaskRanking], None]] = []
-        self._lock = threading.Lock()
 
         self.rank_button = widgets.Button(
             description="Rank", icon="play", button_style="primary", tooltip="Rank the ESM pool"
@@ -129,6 +127,18 @@ class RunPanel(widgets.VBox):
         self.skipped = widgets.Accordion(children=[self.skipped_table], selected_index=None)
         set_titles(self.skipped, ["Skipped ESMs"])
         self.skipped.layout.display = "none"
+        self.runner = TaskRunner(
+            "ranking",
+            self.rank_button,
+            cancel_button=self.cancel_button,
+            progress=self.progress,
+            status=self.status,
+            errors=self.errors,
+            ready=self._forms_valid,
+            on_change=self._update_buttons,
+            cancelling="Cancelling… (the run stops at its next step)",
+            stop_grace=CANCEL_GRACE_S,
+        )
         super().__init__(
             [
                 widgets.HBox([self.rank_button, self.cancel_button]),
@@ -149,16 +159,21 @@ class RunPanel(widgets.VBox):
     # -- state ----------------------------------------------------------------------------------
 
     @property
+    def task(self) -> BackgroundTask | None:
+        """The :class:`BackgroundTask` of the current or last run."""
+        return self.runner.task
+
+    @property
     def running(self) -> bool:
         """Whether a ranking is running and has not been cancelled."""
-        task = self.task
-        return task is not None and task.running and not task.cancel_event.is_set()
+        return self.runner.busy
+
+    def _forms_valid(self) -> bool:
+        return bool(self.picker.valid and self.pool.valid)
 
     def _update_buttons(self) -> None:
-        running = self.running
-        self.rank_button.disabled = running or not (self.picker.valid and self.pool.valid)
-        self.cancel_button.disabled = not running
-        if not running and not (self.picker.valid and self.pool.valid):
+        self.runner.refresh()
+        if not self.runner.running and not self._forms_valid():
             self.rank_button.tooltip = "Complete the dataset and ESM choices above first"
         else:
             self.rank_button.tooltip = "Rank the ESM pool"
@@ -171,60 +186,58 @@ class RunPanel(widgets.VBox):
 
     def _rank_clicked(self) -> None:
         try:
-            self.rank()
-        except ValueError:
+            self._rank(grace=0.0)  # a click never blocks the kernel
+        except (ValueError, RuntimeError):
             pass  # the reasons are shown in the forms and the status line
 
     def rank(self, wait: bool = False) -> BackgroundTask:
         """Start a ranking in the background and return its task (``wait``: until it ends).
 
         Raises ``ValueError`` (reasons also shown in the panel) while the dataset or the ESM
-        pool is not valid, and ``RuntimeError`` while another ranking is running.
+        pool is not valid, and ``RuntimeError`` while another ranking is running (a cancelled
+        one is waited for, up to ``CANCEL_GRACE_S`` seconds).
         """
-        with self._lock:
-            previous = self.task
-            if previous is not None and previous.running:
-                if not previous.cancel_event.is_set():
-                    raise RuntimeError("A ranking is running: cancel it first.")
-                # One task at a time: let the cancelled run reach its next check.
-                previous.wait(CANCEL_GRACE_S)
-            problems = []
-            if not self.picker.validate():
-                problems += self.picker.problems
-            if not self.pool.update():
-                problems += self.pool.problems
-            if problems:
-                self.status.value = message_html("Cannot rank yet: " + " ".join(problems), "error")
-                self._update_buttons()
-                raise ValueError("Cannot rank yet: " + " ".join(problems))
-            request = self.ranking_request()
-            selection = self.pool.selection()
-            settings = dict(self.settings)
-            picker, ranker = self.picker, self.ranker
+        return self._rank(wait)
 
-            def work(progress: ProgressCallback, cancel: threading.Event) -> TaskRanking:
-                dataset = picker.build_dataset()
-                check_cancel(cancel)
-                self.status.value = message_html(
-                    f"Ranking {len(dataset)} examples against {self.pool.describe()}…"
-                )
-                if ranker is None:  # the engine's request layer: load, resolve, rank
-                    return request.run(progress, cancel, dataset=dataset)
-                return ranker(dataset, progress=progress, cancel=cancel, **selection, **settings)
+    def _rank(self, wait: bool = False, grace: float | None = None) -> BackgroundTask:
+        return self.runner.start(
+            self._prepare,
+            self._show_ranking,
+            on_end=self._ended,
+            wait=wait,
+            grace=grace,
+        )
 
-            self.errors.clear()
-            self.progress.reset()
-            self.summary.value = ""
-            self.skipped.layout.display = "none"
-            self.status.value = message_html("Loading the dataset…")
-            task = BackgroundTask(work, progress=self.progress, name="hfselect-widgets-ranking")
-            task.on_done(self._finished)
-            self.task = task
-            task.start()
+    def _prepare(self) -> Callable[[ProgressCallback, threading.Event], TaskRanking]:
+        """Check the forms and return the work of one ranking (the runner starts it)."""
+        problems = []
+        if not self.picker.validate():
+            problems += self.picker.problems
+        if not self.pool.update():
+            problems += self.pool.problems
+        if problems:
+            self.status.value = message_html("Cannot rank yet: " + " ".join(problems), "error")
             self._update_buttons()
-        if wait:
-            task.wait()
-        return task
+            raise ValueError("Cannot rank yet: " + " ".join(problems))
+        request = self.ranking_request()
+        selection = self.pool.selection()
+        settings = dict(self.settings)
+        picker, ranker = self.picker, self.ranker
+
+        def work(progress: ProgressCallback, cancel: threading.Event) -> TaskRanking:
+            dataset = picker.build_dataset()
+            check_cancel(cancel)
+            self.status.value = message_html(
+                f"Ranking {len(dataset)} examples against {self.pool.describe()}…"
+            )
+            if ranker is None:  # the engine's request layer: load, resolve, rank
+                return request.run(progress, cancel, dataset=dataset)
+            return ranker(dataset, progress=progress, cancel=cancel, **selection, **settings)
+
+        self.summary.value = ""
+        self.skipped.layout.display = "none"
+        self.status.value = message_html("Loading the dataset…")
+        return work
 
     def ranking_request(self):
         """The form as the engine's :class:`~hfselect_widgets.engine.requests.RankingRequest`."""
@@ -242,41 +255,12 @@ class RunPanel(widgets.VBox):
         )
 
     def cancel(self) -> None:
-        """Stop the running ranking; the panel is usable again at once."""
-        task = self.task
-        if task is None or not task.running:
-            return
-        task.cancel()
-        self.status.value = message_html("Cancelling… (the run stops at its next step)", "warn")
-        self._update_buttons()
+        """Stop the running ranking; Rank reads "Stopping…" until it has stopped."""
+        self.runner.cancel()
 
-    def _finished(self, task: BackgroundTask) -> None:
-        """Show the outcome of ``task`` (called in the worker thread)."""
+    def _ended(self, task: BackgroundTask) -> None:
         # The run may have downloaded ESMs: the pool's "to download" figure is stale.
         self.pool.forget_download_sizes()
-        if task is not self.task:
-            return  # a cancelled run that ended after a new one started
-        state = task.state
-        elapsed = format_seconds(task.elapsed or 0.0)
-        if state == CANCELLED:
-            self.progress.mark_stopped("warning")
-            self.status.value = message_html(f"Cancelled after {elapsed}.", "warn")
-        elif state == FAILED:
-            self.progress.mark_stopped("danger")
-            self.status.value = message_html(f"The ranking failed after {elapsed}.", "error")
-            self.errors.show(task.error, task.traceback)
-        else:
-            self.progress.mark_unused()
-            self._show_ranking(task.result, elapsed)
-        self._update_buttons()
-        if state not in (CANCELLED, FAILED):
-            for callback in list(self._callbacks):
-                try:
-                    callback(task.result)
-                except Exception as exc:  # e.g. the results view failed: say so, keep the ranking
-                    import traceback
-
-                    self.errors.show(exc, traceback.format_exc(), "Showing the results failed: ")
 
     def _show_ranking(self, ranking: TaskRanking, elapsed: str) -> None:
         self.ranking = ranking
@@ -291,6 +275,13 @@ class RunPanel(widgets.VBox):
             self.skipped_table.value = failures_html(ranking.failures)
             self.skipped.set_title(0, f"Skipped ESMs ({len(ranking.failures)})")
             self.skipped.layout.display = None
+        for callback in list(self._callbacks):
+            try:
+                callback(ranking)
+            except Exception as exc:  # e.g. the results view failed: say so, keep the ranking
+                import traceback
+
+                self.errors.show(exc, traceback.format_exc(), "Showing the results failed: ")
 
 
 __all__ = ["RANKING_STAGES", "RunPanel", "failures_html"]

@@ -32,11 +32,10 @@ from hfselect_widgets.engine.progress import (
 )
 from hfselect_widgets.engine.training.finetune import FineTuneConfig
 from hfselect_widgets.errors import MissingTokenError
+from hfselect_widgets.widgets._background import TaskRunner
 from hfselect_widgets.widgets._compat import set_titles
 from hfselect_widgets.widgets.dataset_picker import DatasetPicker
 from hfselect_widgets.widgets.worker import (
-    CANCELLED,
-    FAILED,
     BackgroundTask,
     ErrorBox,
     StageProgress,
@@ -120,11 +119,14 @@ class TrainPublishPanel(widgets.VBox):
         output_dir: the default output folder.
         device: where training runs (``"auto"``: CUDA when present).
         num_examples: the default training sample size (0: all rows).
+        trainer: replaces the engine's ``train_esm`` (default ``None``; e.g. in tests): called as
+            ``trainer(dataset, progress=..., cancel=..., **training_kwargs())``.
 
     Attributes:
         trained: the last :class:`~hfselect_widgets.engine.training.train.TrainedESM`.
         published: the last :class:`~hfselect_widgets.engine.hub.publish.PublishResult`.
         task, publish_task: the background tasks of the last training and publishing.
+        runner, publish_runner: the :class:`~._background.TaskRunner` of each.
     """
 
     def __init__(
@@ -136,14 +138,14 @@ class TrainPublishPanel(widgets.VBox):
         output_dir: str | os.PathLike = "",
         device: str = "auto",
         num_examples: int = 10_000,
+        trainer: Any = None,
         **kwargs: Any,
     ):
         self.hf_api = hf_api
         self.device = device
+        self.trainer = trainer
         self.trained: Any = None
         self.published: Any = None
-        self.task: BackgroundTask | None = None
-        self.publish_task: BackgroundTask | None = None
 
         # A sample by default: fine-tuning on a whole large Hub dataset takes hours on a CPU.
         self.picker = DatasetPicker(namespace, hf_api=hf_api, num_examples=num_examples)
@@ -246,6 +248,30 @@ class TrainPublishPanel(widgets.VBox):
         self.publish_button = widgets.Button(description="Publish", icon="upload")
         self.publish_status = widgets.HTML()
         self.publish_errors = ErrorBox()
+        self.runner = TaskRunner(
+            "training",
+            self.train_button,
+            cancel_button=self.cancel_button,
+            progress=self.progress,
+            status=self.status,
+            errors=self.errors,
+            ready=lambda: not self.train_problems(),
+            on_change=self._update_buttons,
+            cancelling="Cancelling… (training stops at its next step)",
+            cancelled="Cancelled after {elapsed}; nothing was written.",
+            failed="Training failed after {elapsed}.",
+        )
+        self.publish_runner = TaskRunner(
+            "publishing",
+            self.publish_button,
+            status=self.publish_status,
+            errors=self.publish_errors,
+            ready=lambda: not self.runner.running and not self.publish_problems(),
+            on_change=self._update_buttons,
+            failed="Publishing failed.",
+            redact=self._redact_token,
+            name="hfselect-widgets-publish",
+        )
 
         super().__init__(
             [
@@ -271,7 +297,7 @@ class TrainPublishPanel(widgets.VBox):
             ],
             **kwargs,
         )
-        self.train_button.on_click(lambda _: self._clicked(self.train))
+        self.train_button.on_click(lambda _: self._clicked(lambda: self._train(grace=0.0)))
         self.cancel_button.on_click(lambda _: self.cancel())
         self.publish_button.on_click(lambda _: self._clicked(self.publish))
         self.picker.observe(lambda _: self._update_buttons(), "valid")
@@ -282,15 +308,24 @@ class TrainPublishPanel(widgets.VBox):
     # -- state ----------------------------------------------------------------------------------
 
     @property
+    def task(self) -> BackgroundTask | None:
+        """The background task of the current or last training."""
+        return self.runner.task
+
+    @property
+    def publish_task(self) -> BackgroundTask | None:
+        """The background task of the current or last publishing."""
+        return self.publish_runner.task
+
+    @property
     def training(self) -> bool:
         """Whether a training runs and has not been cancelled."""
-        task = self.task
-        return task is not None and task.running and not task.cancel_event.is_set()
+        return self.runner.busy
 
     @property
     def publishing(self) -> bool:
         """Whether an upload is running."""
-        return self.publish_task is not None and self.publish_task.running
+        return self.publish_runner.running
 
     def train_problems(self) -> list[str]:
         """Why training cannot start yet (empty when it can)."""
@@ -311,10 +346,8 @@ class TrainPublishPanel(widgets.VBox):
         return problems
 
     def _update_buttons(self) -> None:
-        training = self.training
-        self.train_button.disabled = training or bool(self.train_problems())
-        self.cancel_button.disabled = not training
-        self.publish_button.disabled = training or self.publishing or bool(self.publish_problems())
+        self.runner.refresh()
+        self.publish_runner.refresh()
 
     def _clicked(self, action: Any) -> None:
         try:
@@ -360,16 +393,22 @@ class TrainPublishPanel(widgets.VBox):
         """Train in the background and return the task (``wait``: until it ends).
 
         Raises ``ValueError`` while the form is incomplete and ``RuntimeError`` while a
-        training runs (reasons are shown in the panel too).
+        training runs (reasons are shown in the panel too). A cancelled training still holds
+        the model until it stops: a new one waits for it (Train reads "Stopping…"), up to the
+        runner's ``stop_grace`` seconds, and is refused if it has not stopped by then.
         """
-        if self.training:
-            raise RuntimeError("A training is running: cancel it first.")
+        return self._train(wait)
+
+    def _train(self, wait: bool = False, grace: float | None = None) -> BackgroundTask:
+        return self.runner.start(self._prepare_training, self._trained, wait=wait, grace=grace)
+
+    def _prepare_training(self) -> Any:
         problems = self.train_problems()
         if problems:
             self.status.value = message_html("Cannot train yet: " + " ".join(problems), "error")
             raise ValueError("Cannot train yet: " + " ".join(problems))
         kwargs = self.training_kwargs()
-        picker = self.picker
+        picker, trainer = self.picker, self.trainer
 
         def work(progress: ProgressCallback, cancel: threading.Event) -> Any:
             from hfselect_widgets.engine.training import TrainingQualityWarning, train_esm
@@ -382,51 +421,23 @@ class TrainPublishPanel(widgets.VBox):
             # The panel shows these warnings itself (amber, under the fit quality).
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", TrainingQualityWarning)
-                return train_esm(dataset, progress=progress, cancel=cancel, **kwargs)
+                return (trainer or train_esm)(dataset, progress=progress, cancel=cancel, **kwargs)
 
-        self.errors.clear()
-        self.progress.reset()
         self.quality.value = ""
         self.status.value = message_html("Loading the dataset…")
-        task = BackgroundTask(work, progress=self.progress, name="hfselect-widgets-training")
-        task.on_done(self._trained)
-        self.task = task
-        task.start()
-        self._update_buttons()
-        if wait:
-            task.wait()
-        return task
+        return work
 
     def cancel(self) -> None:
-        """Stop the running training; nothing is written once cancelled."""
-        if self.task is None or not self.task.running:
-            return
-        self.task.cancel()
-        self.status.value = message_html("Cancelling… (training stops at its next step)", "warn")
-        self._update_buttons()
+        """Stop the running training; nothing is written once cancelled. Train reads
+        "Stopping…" until the training has stopped."""
+        self.runner.cancel()
 
-    def _trained(self, task: BackgroundTask) -> None:
-        if task is not self.task:
-            return
-        elapsed = format_seconds(task.elapsed or 0.0)
-        state = task.state
-        if state == CANCELLED:
-            self.progress.mark_stopped("warning")
-            self.status.value = message_html(
-                f"Cancelled after {elapsed}; nothing was written.", "warn"
-            )
-        elif state == FAILED:
-            self.progress.mark_stopped("danger")
-            self.status.value = message_html(f"Training failed after {elapsed}.", "error")
-            self.errors.show(task.error, task.traceback)
-        else:
-            self.trained = task.result
-            self.progress.mark_unused()
-            self.status.value = message_html(f"Trained in {elapsed}.", "ok")
-            self.quality.value = fit_quality_html(self.trained)
-            if self.trained.output_dir is not None:
-                self.publish_folder.value = str(self.trained.output_dir)
-        self._update_buttons()
+    def _trained(self, trained: Any, elapsed: str) -> None:
+        self.trained = trained
+        self.status.value = message_html(f"Trained in {elapsed}.", "ok")
+        self.quality.value = fit_quality_html(trained)
+        if trained.output_dir is not None:
+            self.publish_folder.value = str(trained.output_dir)
 
     # -- publishing -----------------------------------------------------------------------------
 
@@ -459,18 +470,13 @@ class TrainPublishPanel(widgets.VBox):
             "hf_api": self.hf_api,
         }
 
-        def work(progress: ProgressCallback, cancel: threading.Event) -> Any:
-            return publish_esm(folder, repo_id, **options)
+        def prepare() -> Any:
+            self.publish_status.value = message_html(f"Publishing to {repo_id}…")
+            return lambda progress, cancel: publish_esm(folder, repo_id, **options)
 
-        self.publish_status.value = message_html(f"Publishing to {repo_id}…")
-        task = BackgroundTask(work, name="hfselect-widgets-publish")
-        task.on_done(self._published)
-        self.publish_task = task
-        task.start()
-        self._update_buttons()
-        if wait:
-            task.wait()
-        return task
+        return self.publish_runner.start(
+            prepare, self._published, on_failure=self._publish_failed, wait=wait
+        )
 
     def _redact_token(self, text: str) -> str:
         """``text`` with the login's token replaced by ``***`` (in case a Hub error quoted it).
@@ -485,22 +491,18 @@ class TrainPublishPanel(widgets.VBox):
             return text
         return text.replace(token, "***") if token else text
 
-    def _published(self, task: BackgroundTask) -> None:
-        if task.error is not None:
-            if isinstance(task.error, MissingTokenError):
-                self.publish_status.value = message_html(LOGIN_REQUEST, "warn")
-            else:
-                self.publish_status.value = message_html("Publishing failed.", "error")
-            self.publish_errors.show(task.error, task.traceback, redact=self._redact_token)
-        else:
-            self.published = task.result
-            url = html.escape(str(self.published.url))
-            self.publish_status.value = (
-                f"<div style='color:#1b7a2f'>Published to "
-                f"<a href='{url}' target='_blank'>{url}</a> "
-                f"({', '.join(html.escape(f) for f in self.published.files)}).</div>"
-            )
-        self._update_buttons()
+    def _published(self, published: Any, elapsed: str) -> None:
+        self.published = published
+        url = html.escape(str(published.url))
+        self.publish_status.value = (
+            f"<div style='color:#1b7a2f'>Published to "
+            f"<a href='{url}' target='_blank'>{url}</a> "
+            f"({', '.join(html.escape(f) for f in published.files)}).</div>"
+        )
+
+    def _publish_failed(self, task: BackgroundTask) -> None:
+        if isinstance(task.error, MissingTokenError):
+            self.publish_status.value = message_html(LOGIN_REQUEST, "warn")
 
 
 __all__ = ["LOGIN_REQUEST", "TRAINING_STAGES", "TrainPublishPanel", "fit_quality_html"]

@@ -25,9 +25,15 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from hfselect_widgets.engine.progress import STAGE_DESCRIPTIONS, STAGE_UNITS, ProgressCallback
-from hfselect_widgets.errors import HfselectWidgetsError, RankingCancelled
+from hfselect_widgets.engine.progress import (
+    STAGE_DESCRIPTIONS,
+    STAGE_UNITS,
+    ProgressCallback,
+    seconds_left,
+)
+from hfselect_widgets.errors import RankingCancelled
 from hfselect_widgets.widgets._compat import set_titles
+from hfselect_widgets.widgets.vocabulary import error_text
 
 logger = logging.getLogger(__name__)
 
@@ -204,13 +210,6 @@ def message_html(text: str, kind: str = "info") -> str:
     return f"<div style='color:{colours.get(kind, colours['info'])}'>{body}</div>"
 
 
-def error_text(error: BaseException) -> str:
-    """What the user reads for ``error``: our typed errors' message as it is, else its type too."""
-    if isinstance(error, HfselectWidgetsError):
-        return str(error)
-    return f"{type(error).__name__}: {error}"
-
-
 # --- progress bars -----------------------------------------------------------------------------
 
 
@@ -297,8 +296,8 @@ class StageProgress(widgets.VBox):
                 row.text.value = f"{counts} · {format_seconds(now - start)}"
             else:
                 row.bar.bar_style = ""
-                rate = (done - start_done) / (now - start) if now > start else 0.0
-                left = f" · {format_seconds((total - done) / rate)} left" if rate > 0 else ""
+                seconds = seconds_left(done, total, now - start, start_done)
+                left = f" · {format_seconds(seconds)} left" if seconds is not None else ""
                 row.text.value = counts + left
 
     def reset(self) -> None:

@@ -315,7 +315,7 @@ class Dataset:
         path = Path(path).expanduser()
         if not path.is_file():
             raise DatasetNotFoundError(str(path), "There is no such file.")
-        df = read_table_file(path, file_format)
+        df = read_table_file(path, file_format, columns=[*as_column_list(text_col), label_col])
         dataset = cls.from_pandas(
             df,
             text_col,

@@ -260,6 +260,19 @@ class DownloadPlan:
         """How many ESMs are not (fully) cached yet."""
         return self.count - self.cached_count
 
+    def restrict(self, repo_ids: Iterable[str]) -> DownloadPlan:
+        """The part of this plan that concerns ``repo_ids`` (a cached repo costs 0 bytes;
+        repos the plan does not know are left out). Pure arithmetic: no Hub or cache lookup,
+        so a filtered pool's size follows every keystroke."""
+        per_repo = {r: self.per_repo[r] for r in repo_ids if r in self.per_repo}
+        return DownloadPlan(
+            count=len(per_repo),
+            cached_count=sum(1 for size in per_repo.values() if size == 0),
+            total_bytes=sum(per_repo.values()),
+            per_repo=per_repo,
+            estimated=self.estimated & set(per_repo),
+        )
+
     def __str__(self) -> str:
         size = _format_bytes(self.total_bytes)
         if self.estimated and self.total_bytes:

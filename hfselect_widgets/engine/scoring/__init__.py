@@ -1,4 +1,4 @@
-"""Scoring: LogME (logme, with GIL-free LAPACK calls in lapack), the rankers built on it (rankers), ranking ESM pools (ranking), the TaskRanking result (result)."""
+"""Scoring: LogME (logme, with GIL-free LAPACK calls in lapack), the rankers built on it (rankers), ranking ESM pools (ranking), the TaskRanking result (result), the code that recomputes a ranking (codegen)."""
 
 from hfselect_widgets.engine._lazy import lazy_exports
 
@@ -19,6 +19,7 @@ _EXPORTS = {
     "default_n_jobs": ".ranking",
     "resolve_esm_handles": ".ranking",
     "score_embeddings": ".ranking",
+    "ranking_code": ".codegen",
     "TaskRanking": ".result",
     "PANDAS_COLUMNS": ".result",
 }
