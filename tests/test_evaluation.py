@@ -148,11 +148,17 @@ def test_report_has_every_ranker_and_the_baselines_and_writes_json_csv_md(tmp_pa
     assert abs(report.rankers["random"]["spearman"].mean) < 0.3
     assert report.self_retrieval["oracle"]["hit_rate"] == 0.5
     assert report.targets["t2"]["best_source"] == "b"
+    # The reference (first) ranker is compared with every other one, paired: what the choice
+    # of the default rests on. inverse is the oracle reversed, so its Spearman is 2 lower.
+    assert report.reference == "oracle" and set(report.versus_reference) == {"inverse"}
+    assert report.versus_reference["inverse"]["spearman"].mean == pytest.approx(-2.0)
+    assert report.versus_reference["inverse"]["spearman"].high < 0
     for suffix in (".json", ".csv", ".md"):
         path = report.save(tmp_path / f"report{suffix}")
         assert path.stat().st_size > 0
     assert "oracle" in json.loads((tmp_path / "report.json").read_text())["rankers"]
     assert "| oracle |" in (tmp_path / "report.md").read_text()
+    assert "reference ranker (oracle)" in (tmp_path / "report.md").read_text()
     with pytest.raises(ValueError, match=".json, .csv or .md"):
         report.save(tmp_path / "report.xlsx")
 

@@ -38,9 +38,10 @@ __all__ = [
 ]
 
 RANKER = "esm-logme"
+"""The default ranker: hf-dataset-selector's ESM-LogME. On the pool benchmark
+(benchmarks/README.md, "Which ranker is the default") no other ranker differs from it with a
+paired interval clear of 0, so the tie goes to the cheapest ranker that scores every ESM (Hub ESMs
+lack the source mean embedding that TextEmb and the fusions need)."""
 RANKER_NAMES = ("esm-logme", "logme-permutation", "knn", "textemb", "fusion")
 """Every ranker (:data:`hfselect_widgets.engine.scoring.rankers.RANKERS` describes each),
 listed here so that front ends offer them without importing the scoring code."""
-"""The default ranker: hf-dataset-selector's ESM-LogME. On the pool benchmark (benchmarks/README.md)
-the rank fusion beats the static baseline on Spearman where ESM-LogME's interval still touches it,
-but not on regret or top-3 hits; the default stays the parity score until a larger pool decides."""

@@ -43,6 +43,9 @@ class EvaluationReport:
 
     rankers: dict[str, dict[str, MetricSummary]]
     versus_static: dict[str, dict[str, MetricSummary]] = field(default_factory=dict)
+    versus_reference: dict[str, dict[str, MetricSummary]] = field(default_factory=dict)
+    """Each other ranker minus the reference ranker (paired): what choosing the default rests on."""
+    reference: str | None = None
     targets: dict[str, dict[str, Any]] = field(default_factory=dict)
     self_retrieval: dict[str, dict[str, Any]] = field(default_factory=dict)
     score_correlation: dict[str, dict[str, float]] = field(default_factory=dict)
@@ -56,6 +59,8 @@ class EvaluationReport:
         return {
             "rankers": metrics(self.rankers),
             "versus_static": metrics(self.versus_static),
+            "versus_reference": metrics(self.versus_reference),
+            "reference": self.reference,
             "targets": self.targets,
             "self_retrieval": self.self_retrieval,
             "score_correlation": self.score_correlation,
@@ -96,6 +101,20 @@ class EvaluationReport:
                 lines.append(
                     f"| {name} | {cell(ms['spearman'])} | {cell(ms['regret@3'])} | "
                     f"{cell(ms['ndcg@3'])} |"
+                )
+        if self.versus_reference:
+            lines += [
+                "",
+                f"Paired difference to the reference ranker ({self.reference}), 95% interval "
+                "(an interval that holds 0 is a tie):",
+                "",
+                "| ranker | Spearman | regret@1 | regret@3 | NDCG@3 |",
+                "|---|---|---|---|---|",
+            ]
+            for name, ms in self.versus_reference.items():
+                lines.append(
+                    f"| {name} | {cell(ms['spearman'])} | {cell(ms['regret@1'])} | "
+                    f"{cell(ms['regret@3'])} | {cell(ms['ndcg@3'])} |"
                 )
         if self.targets:
             lines += [
@@ -173,7 +192,7 @@ def build_report(
 
     ``reference`` (default: the first ranker) is the ranker whose scores make the
     "static (mean score)" baseline: each source's mean standardised score over the other
-    targets. ``self_scores`` (``{ranker: {source: {esm: score}}}``, scores of a held-out sample
+    targets; every other ranker is also compared with it, paired (``versus_reference``). ``self_scores`` (``{ranker: {source: {esm: score}}}``, scores of a held-out sample
     of each source) adds the self-retrieval summary.
     """
     if not scores:
@@ -188,6 +207,12 @@ def build_report(
         versus_static={
             name: compare(table, static, truth, **options) for name, table in scores.items()
         },
+        versus_reference={
+            name: compare(table, scores[reference], truth, **options)
+            for name, table in scores.items()
+            if name != reference
+        },
+        reference=reference,
         targets=target_facts(truth),
         score_correlation={name: score_correlation(table) for name, table in scores.items()},
     )

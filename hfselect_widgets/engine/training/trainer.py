@@ -28,6 +28,7 @@ from hfselect_widgets.engine.esm.fit import _step_reporter, train_linear_sgd
 from hfselect_widgets.engine.esm.format import ESM, ESMConfig
 from hfselect_widgets.engine.progress import CancelToken, ProgressCallback
 from hfselect_widgets.engine.training.output import TRAIN_INFO_NAME, replace_files_atomically
+from hfselect_widgets.engine.training.trainer_base import Trainer
 from hfselect_widgets.errors import TrainingConfigError
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -36,7 +37,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 logger = logging.getLogger(__name__)
 
 
-class ESMTrainer:
+class ESMTrainer(Trainer):
     """hf-dataset-selector's ``ESMTrainer``: fit an ESM to embedding pairs with its SGD recipe.
 
     Same constructor, methods, defaults and results as hfselect 0.2.1: MSE, AdamW (learning
@@ -58,36 +59,22 @@ class ESMTrainer:
         device_name: str = "cpu",
     ):
         """Create a trainer; ``device_name`` other than "cpu" is used only if CUDA is present."""
-        self.model = model
-        self.optimizer = optimizer
-        self.learning_rate = learning_rate
-        self.weight_decay = weight_decay
-        self.scheduler = None
-        if device_name != "cpu" and torch.cuda.is_available():
-            self.device = torch.device(device_name)
-        else:
-            self.device = torch.device("cpu")
+        # hfselect's ESMTrainer takes weight_decay before learning_rate, the base the reverse.
+        super().__init__(
+            model,
+            optimizer,
+            learning_rate=learning_rate,
+            weight_decay=weight_decay,
+            device_name=device_name,
+        )
         self.loss_fct = nn.MSELoss()
-        self.total_loss = 0.0
-        self.num_train_examples = 0
-
-    def reset_loss(self) -> None:
-        """Reset the running loss (hfselect compatibility)."""
-        self.total_loss = 0.0
-        self.num_train_examples = 0
-
-    @property
-    def avg_loss(self) -> float:
-        """The last epoch's summed batch losses per training example (hfselect's definition)."""
-        return self.total_loss / self.num_train_examples
 
     def _create_model(self, architecture: str | None, embedding_dim: int) -> ESM:
         return ESM(architecture=architecture, embedding_dim=embedding_dim)
 
-    def _create_optimizer(self, model: nn.Module) -> torch.optim.Optimizer:
-        return torch.optim.AdamW(
-            model.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay
-        )
+    def _train_step(self, *args: Any, **kwargs: Any) -> Any:
+        # Steps run inside train_linear_sgd (the shared SGD loop), not one at a time here.
+        raise NotImplementedError("ESMTrainer trains through train_with_embeddings")
 
     def train_with_embeddings(
         self,

@@ -74,12 +74,4 @@ class Trainer(ABC):
         return self.total_loss / self.num_train_examples
 
 
-def _register_esm_trainer() -> None:
-    from hfselect_widgets.engine.training import ESMTrainer
-
-    Trainer.register(ESMTrainer)
-
-
-_register_esm_trainer()
-
 __all__ = ["Trainer"]
