@@ -521,6 +521,29 @@ def test_bootstrap_separates_a_clear_winner_and_not_two_equal_esms():
     assert 0 < intervals["noise a"].p_top3 <= 1
 
 
+def test_rank_intervals_shrink_as_the_target_grows():
+    """Three ESMs whose class separation differs a little: with 24 target rows the bootstrap
+    cannot order them (wide intervals); with 1,500 rows every rank is pinned down."""
+    from hfselect_widgets.engine.scoring.uncertainty import bootstrap_ranks, separable_top
+
+    def widths(n, seed):
+        rng = np.random.default_rng(seed)
+        labels = np.arange(n) % 2
+        features = {}
+        for name, shift in (("strong", 1.2), ("weaker", 0.9), ("weakest", 0.6)):
+            f = rng.normal(size=(n, 6))
+            f[:, 0] += shift * (2 * labels - 1)
+            features[name] = f
+        intervals = bootstrap_ranks(features, features["strong"], labels, False, resamples=30)
+        return sum(i.rank_high - i.rank_low for i in intervals.values()), intervals
+
+    for seed in range(3):
+        small, small_intervals = widths(24, seed)
+        large, large_intervals = widths(1500, seed)
+        assert small >= 2 and not separable_top(small_intervals)
+        assert large == 0 and large_intervals["strong"].p_first == 1.0
+
+
 def test_ranking_with_uncertainty_has_rank_intervals_in_its_table_and_json(pool):
     from hfselect_widgets.engine.scoring.ranking import score_embeddings
 
