@@ -15,8 +15,10 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
+from hfselect_widgets._options import add_scoring_options
 from hfselect_widgets._version import __version__
 from hfselect_widgets.engine import defaults
+from hfselect_widgets.engine.scoring.explain import HOW_TO_READ_SCORE
 from hfselect_widgets.errors import ANY_VALUE, Vocabulary
 
 EXIT_USAGE = 2
@@ -135,20 +137,7 @@ def _add_ranking_arguments(parser: argparse.ArgumentParser, demo: bool = False) 
             else "bert-base-multilingual-uncased; with --esm-dir, the model named by the ESMs)"
         ),
     )
-    pool.add_argument("--pooling", choices=["pooler", "mean", "cls"], default=None)
-    pool.add_argument(
-        "--ranker",
-        choices=list(defaults.RANKER_NAMES),
-        default=defaults.RANKER,
-        help="the score that orders the ESMs (default: esm-logme, hf-dataset-selector's)",
-    )
-    pool.add_argument(
-        "--uncertainty",
-        type=int,
-        default=0,
-        metavar="K",
-        help="bootstrap the target rows for rank intervals of the top K ESMs (e.g. 20)",
-    )
+    add_scoring_options(pool)
     source = pool.add_mutually_exclusive_group()
     source.add_argument(
         "--esm-dir",
@@ -169,26 +158,18 @@ def _add_ranking_arguments(parser: argparse.ArgumentParser, demo: bool = False) 
             action="store_true",
             help="rank against the bundled demo ESMs (for the pip-packaged MiniLM, offline)",
         )
-    pool.add_argument(
-        "--filter",
-        action="append",
-        default=None,
-        metavar="KEY=VALUE",
-        help="narrow the pool by ESM metadata (task_id, min_examples, language, architecture; "
-        "repeatable)",
-    )
-    pool.add_argument(
-        "--max-mb", type=float, default=None, help="refuse to download more than this many MB"
-    )
     run = parser.add_argument_group("run and output")
-    run.add_argument("--top", type=int, default=defaults.TOP, help="rows of the printed top list")
+    run.add_argument(
+        "--top", type=_at_least_one, default=defaults.TOP, help="rows of the printed top list"
+    )
     run.add_argument("--batch-size", type=int, default=defaults.BATCH_SIZE)
     run.add_argument("--device", default=defaults.DEVICE, help="cpu, cuda or auto (default)")
     if demo:
         run.add_argument(
             "--out-dir",
             default="out",
-            help="folder for demo_ranking.csv/.json/.html (default: ./out)",
+            help="folder for the outputs, named after the target: demo_ranking.csv/.json/.html "
+            "for the demo target, <name>_ranking.* for DATASET (default: ./out)",
         )
     else:
         run.add_argument("--output-csv", "-o", default=None, help="write the ranking as CSV")
@@ -196,6 +177,17 @@ def _add_ranking_arguments(parser: argparse.ArgumentParser, demo: bool = False) 
         run.add_argument("--output-html", default=None, help="write a chart and table as HTML")
     run.add_argument("--no-cache", action="store_true", help="do not cache target embeddings")
     run.add_argument("--no-progress", action="store_true", help="draw no progress bars")
+
+
+def _at_least_one(text: str) -> int:
+    """An argparse type: an integer of at least 1 (``--top 0`` would print "Top 0 of 7")."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
@@ -232,6 +224,15 @@ def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
     fit.add_argument("--esm-learning-rate", type=float, default=1e-2)
     fit.add_argument("--esm-batch-size", type=int, default=32)
     meta = parser.add_argument_group("metadata recorded in the ESM config")
+    meta.add_argument(
+        "--task-id",
+        "--name",
+        dest="task_id",
+        default=None,
+        metavar="NAME",
+        help="the intermediate dataset's name in rankings (its task_id; default: a data "
+        "file's stem, a Hub dataset's id)",
+    )
     meta.add_argument("--language", default=None, help="language of the dataset, e.g. en")
     meta.add_argument("--developers", default=None, help="who trained the ESM")
     parser.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
@@ -251,6 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="rank intermediate datasets for a target dataset",
         description="Rank intermediate datasets for a target dataset. ESMs come from the Hub "
         "(default: every ESM for --model), from --esm-dir, or from --esm-repo-id.",
+        epilog="How to read the scores: " + HOW_TO_READ_SCORE,
     )
     _add_dataset_arguments(rank)
     _add_ranking_arguments(rank)
@@ -260,6 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Rank the bundled demo target (or DATASET) against the bundled demo ESM "
         "collection (or --esm-dir / --esm-repo-id / --hub) with the pip-packaged MiniLM, "
         "print the top list and write CSV, JSON and an HTML chart to --out-dir.",
+        epilog="How to read the scores: " + HOW_TO_READ_SCORE,
     )
     _add_dataset_arguments(demo, optional=True)
     _add_ranking_arguments(demo, demo=True)
@@ -332,6 +335,7 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--results", default=None, help="JSON-lines results file (resumable)")
     verify.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
     verify.add_argument("-o", "--output", default=None, help="write the table as CSV")
+    _add_collection_parsers(commands, rank)
     return parser
 
 
@@ -442,20 +446,42 @@ def _ranking_request(args: argparse.Namespace, target, *, default_pool: str):
 
 
 def _rank(request, args: argparse.Namespace, dataset=None):
+    """Run the request under tqdm bars; the warnings it issues are printed after the bars
+    are closed, each on a line of its own (never inside a bar, never with a source line)."""
     from hfselect_widgets.engine.progress import TqdmProgress
+    from hfselect_widgets.engine.scoring.explain import ranking_warnings
 
     cancel = threading.Event()
-    with TqdmProgress(disable=args.no_progress, file=sys.stderr) as progress:
-        try:
-            return request.run(progress, cancel, dataset=dataset)
-        except KeyboardInterrupt:
-            cancel.set()
-            raise
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with TqdmProgress(disable=args.no_progress, file=sys.stderr) as progress:
+            try:
+                ranking = request.run(progress, cancel, dataset=dataset)
+            except KeyboardInterrupt:
+                cancel.set()
+                raise
+            except BaseException:
+                _print_warnings([str(w.message) for w in caught])
+                raise
+    _print_warnings(ranking_warnings(ranking) + [str(w.message) for w in caught])
+    return ranking
+
+
+def _print_warnings(messages: Sequence[str]) -> None:
+    """Each warning once, on a line of its own, on stderr."""
+    for message in dict.fromkeys(" ".join(str(m).split()) for m in messages if str(m).strip()):
+        print(f"Warning: {message}", file=sys.stderr)
 
 
 def _print_ranking(ranking, top: int) -> None:
+    from hfselect_widgets.engine.scoring.explain import explain_scores, score_decimals
+
     print(f"Top {min(top, len(ranking))} of {len(ranking)} intermediate datasets:")
-    print("\n".join(ranking[:top]._format_lines(score_rounding=6)))
+    print("\n".join(ranking[:top]._format_lines(decimals=score_decimals(ranking.scores))))
+    print()
+    print("How to read the scores:")
+    for sentence in explain_scores(ranking):
+        print(f"  {sentence}")
     if ranking.failures:
         print(f"\n{len(ranking.failures)} ESMs were skipped:", file=sys.stderr)
         for source, reason in list(ranking.failures.items())[:10]:
@@ -501,7 +527,8 @@ def _check_output_paths(*paths) -> None:
 def run_rank(args: argparse.Namespace) -> int:
     _check_output_paths(args.output_csv, args.output_json, args.output_html)
     request = _ranking_request(args, _target_request(args), default_pool="hub")
-    ranking = _rank(request, args)
+    with _ray_scoring_from_args(args):
+        ranking = _rank(request, args)
     _print_ranking(ranking, args.top)
     _write_outputs(ranking, args.output_csv, args.output_json, args.output_html)
     return 0
@@ -545,13 +572,38 @@ def run_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train_task_id(args: argparse.Namespace) -> str | None:
+    """``--task-id``, else a data file's stem (``reviews`` for ``reviews.csv``); ``None`` for
+    a Hub dataset or folder (its id is the task id)."""
+    if args.task_id:
+        return args.task_id
+    path = Path(str(args.dataset)).expanduser()
+    return path.stem if path.is_file() else None
+
+
+def check_train_args(args: argparse.Namespace) -> None:
+    """The cheap checks of ``train``, before torch or transformers are imported: the output
+    folder may be written (:class:`OutputExistsError` otherwise), the columns differ."""
+    from hfselect_widgets.engine.data.checks import check_target_columns
+    from hfselect_widgets.engine.training.output import check_output_dir
+
+    check_output_dir(args.output_dir, args.overwrite)
+    text_col = args.text_col[0] if len(args.text_col) == 1 else list(args.text_col)
+    check_target_columns(text_col, args.label_col)
+
+
 def run_train(args: argparse.Namespace) -> int:
+    check_train_args(args)
+    from hfselect_widgets.engine.hub.network import ensure_model_available
     from hfselect_widgets.engine.model_ids import DEMO_MODEL
     from hfselect_widgets.engine.progress import TqdmProgress
     from hfselect_widgets.engine.training import TrainingQualityWarning, train_esm
     from hfselect_widgets.engine.training.finetune import FineTuneConfig
 
-    dataset = _load_dataset(args)
+    ensure_model_available(args.model or DEMO_MODEL)
+    request = _target_request(args)
+    request.name = _train_task_id(args)
+    dataset = request.load()
     finetune = FineTuneConfig(
         num_epochs=args.epochs,
         max_epochs=max(args.epochs, FineTuneConfig.max_epochs),
@@ -613,6 +665,10 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_publish(args: argparse.Namespace) -> int:
+    from hfselect_widgets.engine.hub.preflight import check_publish_inputs
+
+    # A missing folder, a malformed repo id or no login answers at once, before torch loads.
+    check_publish_inputs(args.esm_dir, args.repo_id, token=True)
     from hfselect_widgets.engine.hub.publish import publish_esm
 
     result = publish_esm(
@@ -627,6 +683,114 @@ def run_publish(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- ESM collections on Ray (build-collection, rank --ray) -----------------------------------
+
+
+def _add_collection_parsers(commands, rank: argparse.ArgumentParser) -> None:
+    """``build-collection`` and the ``--ray`` options of ``rank``."""
+    ray_group = rank.add_argument_group("Ray (pip install 'hfselect-widgets[ray]')")
+    ray_group.add_argument(
+        "--ray", action="store_true", help="shard scoring over Ray workers (local Ray by default)"
+    )
+    ray_group.add_argument(
+        "--ray-address",
+        default=None,
+        metavar="ADDRESS",
+        help="a Ray cluster, e.g. ray://head:10001",
+    )
+    build = commands.add_parser(
+        "build-collection",
+        help="train an ESM for every dataset of a manifest, on Ray",
+        description="Train an ESM for every dataset of a YAML or CSV manifest, one Ray task per "
+        "dataset (local Ray by default, a cluster with --address). Resumable: finished ESMs "
+        "in --out are skipped. Writes collection_summary.json into --out.",
+    )
+    build.add_argument("manifest", help="the manifest (.yaml, .yml or .csv)")
+    build.add_argument("--base-model", required=True, help="the base model's Hub id or folder")
+    build.add_argument("--out", required=True, help="folder for the ESM folders and the summary")
+    build.add_argument("--address", default=None, help="a Ray cluster, e.g. ray://head:10001")
+    build.add_argument("--num-cpus", type=int, default=None, help="CPUs of a local Ray")
+    build.add_argument("--cpus-per-task", type=float, default=1, help="CPUs each task declares")
+    build.add_argument("--gpus-per-task", type=float, default=0, help="GPUs each task declares")
+    build.add_argument("--retries", type=int, default=1, help="further attempts of a failed task")
+    build.add_argument("--rows", type=int, default=None, help="rows per dataset (overrides)")
+    build.add_argument("--publish", default=None, metavar="ORG", help="publish as ORG/esm-NAME")
+    build.add_argument("--private", action="store_true", help="publish as private repos")
+    build.add_argument("--epochs", type=int, default=3)
+    build.add_argument("--min-steps", type=int, default=150)
+    build.add_argument("--learning-rate", type=float, default=2e-5)
+    build.add_argument("--train-batch-size", type=int, default=32)
+    build.add_argument("--fit", choices=["hfselect", "least_squares"], default="hfselect")
+    build.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
+    build.add_argument("--developers", default=None, help="who trained the ESMs")
+    build.add_argument("--language", default=None, help="language recorded in every ESM")
+
+
+def _ray_scoring_from_args(args: argparse.Namespace):
+    import contextlib
+
+    if not (getattr(args, "ray", False) or getattr(args, "ray_address", None)):
+        return contextlib.nullcontext()
+    from hfselect_widgets.engine.distributed.sharded import ray_scoring
+
+    return ray_scoring(args.ray_address)
+
+
+def run_build_collection(args: argparse.Namespace) -> int:
+    import time
+
+    from hfselect_widgets.engine.distributed.build import BuildOptions, build_collection
+    from hfselect_widgets.engine.distributed.manifest import load_manifest
+
+    manifest = load_manifest(args.manifest)
+    options = BuildOptions(
+        rows=args.rows,
+        epochs=args.epochs,
+        min_steps=args.min_steps,
+        learning_rate=args.learning_rate,
+        train_batch_size=args.train_batch_size,
+        fit=args.fit,
+        device=args.device,
+        developers=args.developers,
+        language=args.language,
+    )
+
+    def on_event(kind: str, record) -> None:
+        detail = record.get("reason") if kind in ("failed", "retry") else None
+        quality = record.get("quality") or {}
+        if kind in ("built", "skipped") and quality.get("lm_val_metric"):
+            detail = (
+                f"{quality['lm_val_metric']} {quality.get('lm_val_value')} vs "
+                f"{quality.get('lm_val_baseline')} baseline, learned={quality.get('lm_learned')}"
+            )
+        if kind == "published":
+            detail = record.get("published") or record.get("publish_error")
+        stamp = time.strftime("%H:%M:%S")
+        line = f"{stamp} [{kind}] {record['name']}" + (f": {detail}" if detail else "")
+        print(line, flush=True)
+
+    print(f"{len(manifest)} datasets in {args.manifest}; ESMs go to {os.path.abspath(args.out)}")
+    summary = build_collection(
+        manifest,
+        args.base_model,
+        args.out,
+        options=options,
+        address=args.address,
+        num_cpus=args.num_cpus,
+        cpus_per_task=args.cpus_per_task,
+        gpus_per_task=args.gpus_per_task,
+        retries=args.retries,
+        publish=args.publish,
+        publish_private=args.private,
+        on_event=on_event,
+    )
+    print(
+        f"Built {len(summary.built)}, skipped {len(summary.skipped)} (already finished), "
+        f"failed {len(summary.failed)}; summary: {summary.out_dir / 'collection_summary.json'}"
+    )
+    return 1 if summary.failed else 0
+
+
 COMMANDS = {
     "rank": run_rank,
     "demo": run_demo,
@@ -634,6 +798,7 @@ COMMANDS = {
     "publish": run_publish,
     "evaluate": run_evaluate,
     "verify": run_verify,
+    "build-collection": run_build_collection,
 }
 
 

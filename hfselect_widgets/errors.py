@@ -150,6 +150,25 @@ class DatasetNotFoundError(DatasetError, LookupError):
         super().__init__(msg)
 
 
+class VariableNotFoundError(DatasetError, NameError):
+    """A bare name given as the target is no variable of the notebook (but close to one)."""
+
+    def __init__(self, name: str, close: Iterable[str] = (), detail: str | None = None):
+        self.name = name
+        self.close = list(close)
+        msg = detail or f"no variable {name!r} in the notebook"
+        if self.close:
+            msg += "; did you mean " + " or ".join(repr(c) for c in self.close) + "?"
+        else:
+            msg += "."
+        super().__init__(
+            msg,
+            advice="For a Hub dataset, give its full id (e.g. 'stanfordnlp/imdb'); for a file, "
+            "its path.",
+            field="dataset",
+        )
+
+
 class SubsetNotFoundError(DatasetError, LookupError):
     """The dataset has no such subset (configuration)."""
 
@@ -372,8 +391,16 @@ class DownloadLimitError(HfselectWidgetsError):
 class HubUnavailableError(HfselectWidgetsError, ConnectionError):
     """The Hub cannot be reached and nothing usable is cached."""
 
-    def __init__(self, what: str, detail: str | None = None, *, field: str | None = None):
+    def __init__(
+        self,
+        what: str,
+        detail: str | None = None,
+        *,
+        field: str | None = None,
+        offline: bool = False,
+    ):
         self.what = what
+        self.offline = offline
         msg = f"Cannot reach the Hugging Face Hub for {what} and nothing usable is cached."
         if detail:
             msg += f" ({detail})"
@@ -383,14 +410,19 @@ class HubUnavailableError(HfselectWidgetsError, ConnectionError):
             "dataset": ("use a local file or DataFrame instead: {0}", "dataset"),
             "model": ("use a model folder on disk: {0}", "model"),
         }.get(field, ("rank against a local ESM folder: {0}", "esm_dir"))
-        super().__init__(
-            msg,
-            advice="Connect to the internet once (results are cached for offline use), or "
-            + alternative[0]
-            + ".",
-            field=field,
-            fixes=[Fix(alternative[1])],
-        )
+        if offline:
+            # No network: what is cached works; HF_HUB_OFFLINE=1 skips the reachability check.
+            advice = (
+                "Work offline: " + alternative[0] + ", or use what is in the Hugging Face "
+                "cache (set HF_HUB_OFFLINE=1 to skip the check), or connect and retry."
+            )
+        else:
+            advice = (
+                "Connect to the internet once (results are cached for offline use), or "
+                + alternative[0]
+                + "."
+            )
+        super().__init__(msg, advice=advice, field=field, fixes=[Fix(alternative[1])])
 
 
 def _hub_field(what: str) -> str:

@@ -70,6 +70,7 @@ from IPython.display import display
 from traitlets import Bool, Int, TraitError, Unicode, validate
 from traitlets.config import Configurable
 
+from hfselect_widgets._options import add_scoring_options
 from hfselect_widgets.engine import defaults
 from hfselect_widgets.errors import ANY_VALUE, Vocabulary
 
@@ -78,7 +79,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 
 MAGIC_NAME = "esm_rank"
 
-FILTER_KEYS = ("task_id", "min_examples", "language", "architecture")
+FILTER_KEYS = defaults.FILTER_KEYS
 """Keys of ``--filter KEY=VALUE``: the criteria of :meth:`ESMIndex.filter` (as
 :data:`hfselect_widgets.engine.requests.FILTER_KEYS`)."""
 
@@ -197,39 +198,7 @@ def _build_parser() -> _EsmRankParser:
         "--demo", action="store_true", help="the bundled demo ESM collection (offline)"
     )
     source.add_argument("--hub", action="store_true", help="every Hub ESM for the base model")
-    pool.add_argument(
-        "--filter",
-        action="append",
-        default=None,
-        metavar="KEY=VALUE",
-        help=f"keep ESMs matching KEY=VALUE, repeatable; keys: {', '.join(FILTER_KEYS)}",
-    )
-    pool.add_argument(
-        "--pooling",
-        choices=["pooler", "mean", "cls"],
-        default=None,
-        help="override the base model's pooling (default: detected as the ESMs expect)",
-    )
-    pool.add_argument(
-        "--ranker",
-        choices=list(defaults.RANKER_NAMES),
-        default=defaults.RANKER,
-        help="the score that orders the ESMs (default: esm-logme, hf-dataset-selector's)",
-    )
-    pool.add_argument(
-        "--uncertainty",
-        type=int,
-        default=0,
-        metavar="K",
-        help="bootstrap the target rows for rank intervals of the top K ESMs (e.g. 20)",
-    )
-    pool.add_argument(
-        "--max-mb",
-        type=float,
-        default=None,
-        metavar="MB",
-        help="refuse to download more than this many MB of ESMs",
-    )
+    add_scoring_options(pool)
     out = parser.add_argument_group("run and output")
     out.add_argument("--top", type=int, default=None, metavar="K", help="rows to show")
     out.add_argument(
@@ -435,8 +404,8 @@ class EsmRankMagics(Magics, Configurable):
     def esm_rank(self, line: str, cell: str | None = None) -> TaskRanking:
         from hfselect_widgets.errors import HfselectWidgetsError
 
-        request = self.parse(line, cell)
         try:
+            request = self.parse(line, cell)
             ranking = self.run(request)
         except HfselectWidgetsError as error:
             if not self.full_traceback:
@@ -496,14 +465,18 @@ class EsmRankMagics(Magics, Configurable):
         max_mb = args.max_mb
         if max_mb is not None and max_mb < 0:
             raise _usage_error(f"--max-mb cannot be negative, got {max_mb}.")
-        from hfselect_widgets.engine.requests import PoolRequest, RankingRequest, TargetRequest
+        from hfselect_widgets.engine.requests import (
+            PoolRequest,
+            RankingRequest,
+            TargetRequest,
+            resolve_target_name,
+        )
 
         name = str(dataset)
-        frame = self._frame_variable(name)
-        if frame is None:
-            self._check_not_a_misspelt_variable(name)
+        source, frame_name = resolve_target_name(name, self.shell.user_ns)
+        frame = source if frame_name is not None else None
         target = TargetRequest(
-            source=frame if frame is not None else name,
+            source=source,
             text_col=text_cols[0] if len(text_cols) == 1 else list(text_cols),
             label_col=label_col,
             split=pick("split", self.split),
@@ -589,40 +562,6 @@ class EsmRankMagics(Magics, Configurable):
             except KeyboardInterrupt:  # kernel interrupt: stop the scoring threads too
                 cancel.set()
                 raise
-
-    def _check_not_a_misspelt_variable(self, name: str) -> None:
-        """A bare name that is no file and no Hub-looking id but close to a DataFrame variable
-        is a typo: say so at once instead of looking it up on the Hub."""
-        import difflib
-
-        if not name.isidentifier() or Path(name).expanduser().exists():
-            return
-        frames = [
-            key
-            for key in self.shell.user_ns
-            if not key.startswith("_") and self._frame_variable(key) is not None
-        ]
-        close = difflib.get_close_matches(name, frames, n=3, cutoff=0.75)
-        if close:
-            raise _usage_error(
-                f"{name!r} is neither a DataFrame in this notebook nor a file: did you mean "
-                f"{' or '.join(close)}? (For a Hub dataset, give its full id, e.g. "
-                "'stanfordnlp/imdb'.)"
-            )
-
-    def _frame_variable(self, name: str):
-        """The DataFrame (or ``datasets.Dataset`` as a DataFrame) named ``name``, else None."""
-        if not name.isidentifier() or name not in self.shell.user_ns:
-            return None
-        value = self.shell.user_ns[name]
-        import pandas as pd
-
-        if isinstance(value, pd.DataFrame):
-            return value
-        hf_datasets = sys.modules.get("datasets")
-        if hf_datasets is not None and isinstance(value, hf_datasets.Dataset):
-            return value.to_pandas()
-        return None
 
     # -- show -----------------------------------------------------------------------------------
 

@@ -54,7 +54,7 @@ def test_rank_csv_against_folder_prints_top_list_and_writes_outputs(setup, tmp_p
     assert metadata["dataset"]["label_column"] == "label"
     assert metadata["num_examples"] == 64
     page = out_html.read_text()
-    assert page.count("<rect ") == 3 and "org/task" in page and "<script" not in page
+    assert page.count("<circle ") == 3 and "org/task" in page and "<script" not in page
 
 
 def test_unknown_column_is_one_clear_line_with_exit_status_2(setup, capsys):
@@ -99,3 +99,146 @@ def test_drop_in_names_are_exported():
         "find_esm_repo_ids", "fetch_esms", "fetch_esm_configs", "get_esm_coverage", "TaskRanking",
     ]:  # fmt: skip
         assert callable(getattr(hfselect_widgets, name)), name
+
+
+def _run_cli_in_fresh_python(*argv: str) -> tuple[int, str, set[str]]:
+    """Run ``cli.main(argv)`` in a new interpreter; (exit status, stderr, heavy modules
+    imported: torch / transformers / datasets)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from hfselect_widgets import cli\n"
+        f"status = cli.main({list(argv)!r})\n"
+        "heavy = [m for m in ('torch', 'transformers', 'datasets') if m in sys.modules]\n"
+        "print('HEAVY=' + ','.join(heavy))\n"
+        "sys.exit(status)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+    )
+    heavy = next(line for line in result.stdout.splitlines() if line.startswith("HEAVY="))
+    return result.returncode, result.stderr, set(filter(None, heavy[6:].split(",")))
+
+
+def test_publish_of_a_missing_folder_answers_before_torch_is_imported(tmp_path):
+    """`publish MISSING repo` is refused by the cheap argument check: exit 2, one line, and
+    neither torch nor transformers was imported to find out."""
+    status, err, heavy = _run_cli_in_fresh_python(
+        "publish", str(tmp_path / "no-such-esm"), "me/esm-x"
+    )
+    assert status == 2
+    assert err.startswith("error: ") and "no such folder" in err and len(err.splitlines()) == 1
+    assert heavy == set()
+
+
+def test_train_into_an_existing_folder_answers_before_torch_is_imported(setup, tmp_path):
+    """`train ... -o EXISTING` (not empty, no --overwrite) is refused before the dataset,
+    torch or the base model is loaded."""
+    _, _, data = setup
+    existing = tmp_path / "esm"
+    existing.mkdir()
+    (existing / "config.json").write_text("{}")
+    status, err, heavy = _run_cli_in_fresh_python(
+        "train", str(data), "--text-col", "sentence", "--label-col", "label",
+        "-o", str(existing),
+    )  # fmt: skip
+    assert status == 2
+    assert err.startswith("error: ") and str(existing) in err and "--overwrite" in err
+    assert heavy == set()
+
+
+def test_train_task_id_defaults_to_the_file_stem_and_name_overrides_it(setup, tmp_path):
+    """The trained ESM's task_id: --task-id/--name when given, else the data file's stem
+    (not "target.csv"), and the dataset loaded for training carries it."""
+    _, _, data = setup
+    base = ["train", str(data), "--text-col", "sentence", "--label-col", "label"]
+    parser = cli.build_parser()
+    args = parser.parse_args([*base, "-o", str(tmp_path / "a")])
+    assert cli._train_task_id(args) == "target"
+    named = parser.parse_args([*base, "-o", str(tmp_path / "b"), "--name", "my-reviews"])
+    assert cli._train_task_id(named) == "my-reviews"
+    assert parser.parse_args([*base, "-o", "x", "--task-id", "t"]).task_id == "t"
+    request = cli._target_request(named)
+    request.name = cli._train_task_id(named)
+    assert request.load().metadata["task_id"] == "my-reviews"
+
+
+def test_warnings_print_on_their_own_lines_and_the_scores_are_explained(setup, capsys):
+    """A small target (fewer rows than the embedding dimension) ranks with the small-sample
+    warning printed once, on its own stderr line after the bars (no leaked source line);
+    stdout explains the scores (higher is better, compare within one ranking) after the
+    list, every score with the same number of decimals."""
+    model, esms, data = setup
+    code = cli.main(
+        [
+            "rank", str(data), "--text-col", "sentence", "--label-col", "label",
+            "--model", str(model), "--esm-dir", str(esms), "--num-examples", "20",
+        ]
+    )  # fmt: skip
+    captured = capsys.readouterr()
+    assert code == 0
+    warning_lines = [line for line in captured.err.splitlines() if "unreliable" in line]
+    assert len(warning_lines) == 1
+    assert warning_lines[0].startswith("Warning: The target sample has 20 rows")
+    assert "warnings.warn" not in captured.err and "UserWarning" not in captured.err
+    out = captured.out
+    assert out.index("How to read the scores:") > out.index("Score: ")
+    assert "higher is better" in out and "only within one ranking" in out
+    decimals = {len(line.split("Score: ")[1].split()[0].split(".")[1]) for line in
+                out.splitlines() if "Score: " in line}  # fmt: skip
+    assert len(decimals) == 1
+
+
+def test_top_must_be_at_least_one():
+    """`--top 0` is a usage error, not "Top 0 of 7"."""
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["rank", "x.csv", "--text-col", "t", "--label-col", "l", "--top", "0"])
+    assert exc.value.code == 2
+
+
+def test_demo_outputs_are_named_after_the_target(setup, tmp_path):
+    """`demo` writes out/demo_ranking.* for the demo target and out/<name>_ranking.* for a
+    user's file or Hub id, so `make demo DEMO_ARGS=<csv>` never overwrites the demo's."""
+    _, _, data = setup
+    assert cli._output_stem(None) == "demo_ranking"
+    assert cli._output_stem(str(data)) == "target_ranking"
+    assert cli._output_stem("stanfordnlp/imdb") == "imdb_ranking"
+
+
+def test_rank_help_explains_how_to_read_the_scores(capsys):
+    """`rank --help` carries the shared "how to read the score" paragraph."""
+    from hfselect_widgets.engine.scoring.explain import HOW_TO_READ_SCORE
+
+    with pytest.raises(SystemExit):
+        cli.main(["rank", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "How to read the scores" in out and HOW_TO_READ_SCORE[:60] in out
+
+
+def test_publish_without_a_login_answers_before_torch_is_imported(setup, tmp_path):
+    """`publish FOLDER repo` with no token anywhere: MissingTokenError's one line (how to
+    log in), found before torch is imported."""
+    import os
+    import subprocess
+    import sys
+
+    from esm_factory import write_esm
+
+    folder = write_esm(tmp_path / "esm", 4, task_id="org/data", base_model_name="org/model")
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN")}
+    env["HF_HOME"] = str(tmp_path / "empty-hf-home")  # no stored login
+    code = (
+        "import sys\n"
+        "from hfselect_widgets import cli\n"
+        f"status = cli.main(['publish', {str(folder)!r}, 'me/esm-x'])\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+        "sys.exit(status)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("error: No Hugging Face token found")
+    assert "HF_TOKEN" in result.stderr and len(result.stderr.splitlines()) == 1

@@ -354,3 +354,50 @@ def test_widget_path_displays_the_results_explorer(shell, magic, files, shown):
     assert explorer.k_slider.value == 2
     bundle = explorer._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in bundle
+
+
+def test_mistyped_dataframe_name_suggests_the_variable_instead_of_a_hub_lookup(
+    shell, magic, files, capsys, monkeypatch
+):
+    """`%esm_rank crr ...` with a DataFrame `cr` in the notebook answers at once with "no
+    variable 'crr' in the notebook; did you mean 'cr'?" (one line, typed), and never loads a
+    dataset (so no Hub lookup)."""
+    from hfselect_widgets.engine.requests import TargetRequest
+    from hfselect_widgets.errors import VariableNotFoundError
+
+    def no_load(self):
+        raise AssertionError(f"the target {self.source!r} was looked up")
+
+    monkeypatch.setattr(TargetRequest, "load", no_load)
+    shell.user_ns["cr"] = _frame()
+    try:
+        result = shell.run_cell("%esm_rank crr " + _args(files, f"--esm-dir {files['esm_dir']}"))
+    finally:
+        del shell.user_ns["cr"]
+    assert isinstance(result.error_in_exec, VariableNotFoundError)
+    out = capsys.readouterr()
+    text = out.out + out.err
+    assert "no variable 'crr' in the notebook; did you mean 'cr'?" in text
+    assert "Traceback" not in text
+
+
+def test_bare_name_resolution_lives_in_the_request_layer(tmp_path, monkeypatch):
+    """resolve_target_name: a DataFrame variable is used; an owner/name id, a file and a
+    name with no close variable pass through as names; a variable holding no table is
+    refused with its type."""
+    from hfselect_widgets.engine.requests import resolve_target_name
+    from hfselect_widgets.errors import VariableNotFoundError
+
+    frame = _frame(4)
+    namespace = {"reviews": frame, "numbers": [1, 2]}
+    assert resolve_target_name("reviews", namespace)[0] is frame
+    assert resolve_target_name("reviews", namespace)[1] == "reviews"
+    assert resolve_target_name("org/reviewz", namespace) == ("org/reviewz", None)
+    assert resolve_target_name("imdb", namespace) == ("imdb", None)  # a bare Hub id
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "reviewz").mkdir()  # a local dataset folder wins over the suggestion
+    assert resolve_target_name("reviewz", namespace) == ("reviewz", None)
+    with pytest.raises(VariableNotFoundError, match="did you mean 'reviews'"):
+        resolve_target_name("reviewss", namespace)
+    with pytest.raises(VariableNotFoundError, match="'numbers' is a list, not a DataFrame"):
+        resolve_target_name("numbers", namespace)

@@ -21,12 +21,15 @@ DEVICE = "auto"
 """``"auto"``: CUDA when present, else the CPU."""
 TOP = 10
 """Rows of a printed top list or a shown table."""
+FILTER_KEYS = ("task_id", "min_examples", "language", "architecture")
+"""The ESM metadata a pool can be narrowed by (``--filter KEY=VALUE``)."""
 POOL = "demo"
 """The ESM pool when a front end names none: the bundled demo collection (offline)."""
 
 __all__ = [
     "BATCH_SIZE",
     "DEVICE",
+    "FILTER_KEYS",
     "LABEL_COL",
     "MAX_LENGTH",
     "NUM_EXAMPLES",

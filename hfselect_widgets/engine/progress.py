@@ -7,12 +7,17 @@ progress bars.
 
 Stage names used by the engine (front ends may show one bar per stage):
 
+``"model"``     the base model loaded (unit: model; 0 of 1, then 1 of 1)
 ``"metadata"``  ESM configs fetched from the Hub or read from a folder (unit: ESM)
 ``"download"``  ESM weights downloaded or loaded (unit: ESM)
 ``"embedding"`` target texts embedded with the base model (unit: text)
 ``"scoring"``   ESMs scored with LogME (unit: ESM)
 ``"training"``  fine-tuning steps of the base model (unit: step)
 ``"esm_fit"``   ESM fitting (unit: step)
+
+A stage whose *first* report is already complete (``done == total > 0``) was answered from a
+cache (a cached target embedding reports ``(n, n)`` once; computing it starts at ``(0, n)``):
+front ends say "cached" instead of a time (:func:`is_cached_report`).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from typing import Protocol
 
 from hfselect_widgets.errors import RankingCancelled
 
+STAGE_MODEL = "model"
 STAGE_METADATA = "metadata"
 STAGE_DOWNLOAD = "download"
 STAGE_EMBEDDING = "embedding"
@@ -30,6 +36,7 @@ STAGE_TRAINING = "training"
 STAGE_ESM_FIT = "esm_fit"
 
 STAGE_UNITS = {
+    STAGE_MODEL: "model",
     STAGE_METADATA: "ESM",
     STAGE_DOWNLOAD: "ESM",
     STAGE_EMBEDDING: "text",
@@ -39,6 +46,7 @@ STAGE_UNITS = {
 }
 
 STAGE_DESCRIPTIONS = {
+    STAGE_MODEL: "Loading model",
     STAGE_METADATA: "ESM metadata",
     STAGE_DOWNLOAD: "ESM download",
     STAGE_EMBEDDING: "Embedding",
@@ -61,6 +69,15 @@ def report(progress: ProgressCallback | None, stage: str, done: int, total: int 
     """Call ``progress`` if one was given."""
     if progress is not None:
         progress(stage, done, total)
+
+
+CACHED = "cached"
+"""What a front end shows for a stage answered from a cache (instead of "0.0 s")."""
+
+
+def is_cached_report(done: int, total: int | None) -> bool:
+    """Whether a stage's *first* report ``(done, total)`` means it came from a cache."""
+    return total is not None and total > 0 and done >= total
 
 
 def seconds_left(done: int, total: int, elapsed: float, done_at_start: int = 0) -> float | None:
@@ -98,21 +115,28 @@ class TqdmProgress:
         self.leave = leave
         self.tqdm_kwargs = tqdm_kwargs
         self._bars: dict = {}
+        self.cached: set[str] = set()
+        """The stages answered from a cache (their bar says "cached")."""
 
     def __call__(self, stage: str, done: int, total: int | None) -> None:
         from tqdm.auto import tqdm
 
         bar = self._bars.get(stage)
         if bar is None:
+            cached = is_cached_report(done, total)
             bar = tqdm(
                 total=total,
                 desc=STAGE_DESCRIPTIONS.get(stage, stage),
                 unit=STAGE_UNITS.get(stage, "it"),
                 disable=self.disable,
                 leave=self.leave,
+                initial=done if cached else 0,
+                postfix=CACHED if cached else None,
                 **self.tqdm_kwargs,
             )
             self._bars[stage] = bar
+            if cached:
+                self.cached.add(stage)
         if total is not None and bar.total != total:
             bar.total = total
         bar.update(done - bar.n)

@@ -32,7 +32,7 @@ POOL_KINDS = ("demo", "folder", "hub", "list", "objects")
 """``demo`` (the bundled collection), ``folder`` (a folder of ESM folders), ``hub`` (every Hub
 ESM for the base model), ``list`` (Hub repo ids and/or ESM folders), ``objects`` (loaded ESMs)."""
 
-FILTER_KEYS = ("task_id", "min_examples", "language", "architecture")
+FILTER_KEYS = defaults.FILTER_KEYS
 """Criteria of a pool filter (those of :meth:`ESMIndex.filter`)."""
 
 
@@ -157,6 +157,61 @@ def _datasets_module():
     import sys
 
     return sys.modules.get("datasets")
+
+
+def frame_variable(name: str, namespace: Mapping[str, Any]) -> Any | None:
+    """The DataFrame (or ``datasets.Dataset``, as a DataFrame) that ``namespace`` binds to
+    ``name``, else ``None``."""
+    if not isinstance(name, str) or not name.isidentifier() or name not in namespace:
+        return None
+    value = namespace[name]
+    import pandas as pd
+
+    if isinstance(value, pd.DataFrame):
+        return value
+    hf_datasets = _datasets_module()
+    if hf_datasets is not None and isinstance(value, hf_datasets.Dataset):
+        return value.to_pandas()
+    return None
+
+
+def resolve_target_name(
+    name: str, namespace: Mapping[str, Any], *, cutoff: float = 0.7
+) -> tuple[Any, str | None]:
+    """What a bare target name typed in a notebook means: ``(source, task name)``.
+
+    A DataFrame variable of ``namespace`` gives ``(frame, name)``; a path or a Hub id gives
+    ``(name, None)``. A Python identifier that is no local file and no ``owner/name`` id but
+    is close to a DataFrame variable (``crr`` where ``cr`` exists) raises
+    :class:`~hfselect_widgets.errors.VariableNotFoundError` with the suggestions (difflib), at
+    once instead of after a Hub lookup; so does a variable that holds no table.
+    """
+    import difflib
+
+    from hfselect_widgets.errors import VariableNotFoundError
+
+    frame = frame_variable(name, namespace)
+    if frame is not None:
+        return frame, name
+    if not name.isidentifier() or Path(name).expanduser().exists():
+        return name, None
+    if name in namespace and not isinstance(namespace[name], (str, os.PathLike)):
+        kind = type(namespace[name]).__name__
+        raise VariableNotFoundError(
+            name,
+            detail=f"the variable {name!r} is a {kind}, not a DataFrame or datasets.Dataset",
+        )
+    frames = [
+        key
+        for key in list(namespace)
+        if isinstance(key, str)
+        and not key.startswith("_")
+        and frame_variable(key, namespace) is not None
+    ]
+    close = difflib.get_close_matches(name, frames, n=3, cutoff=cutoff)
+    if close:
+        raise VariableNotFoundError(name, close)
+    return name, None
 
 
 @dataclass
@@ -353,6 +408,12 @@ class RankingRequest:
         dataset = dataset if dataset is not None else self.target.load()
         target_warnings = self.target.check(dataset)
         pool = pool if pool is not None else self.resolve_pool(progress, cancel)
+        from hfselect_widgets.engine.hub.network import ensure_model_available
+        from hfselect_widgets.engine.model_ids import DEFAULT_HUB_MODEL
+
+        # Offline: one typed error about the base model now, not transformers' retries.
+        ensure_model_available(pool.model or DEFAULT_HUB_MODEL)
+        self._load_model(pool.model or DEFAULT_HUB_MODEL, progress)
         ranking = compute_task_ranking(
             dataset,
             model_name=pool.model,
@@ -379,6 +440,19 @@ class RankingRequest:
         if target_warnings:
             ranking.metadata["target_warnings"] = target_warnings
         return ranking
+
+    def _load_model(self, model: str, progress: ProgressCallback | None) -> None:
+        """Load the base model as progress stage ``"model"`` (0 of 1, then 1 of 1).
+
+        The engine keeps loaded models (see ``load_base_model(reuse=True)``), so the ranking
+        that follows uses this one instead of loading it again.
+        """
+        from hfselect_widgets.engine.embedding.model import load_base_model
+        from hfselect_widgets.engine.progress import STAGE_MODEL, report
+
+        report(progress, STAGE_MODEL, 0, 1)
+        load_base_model(model, pooling=self.pooling, device=self.device or "auto")
+        report(progress, STAGE_MODEL, 1, 1)
 
     def describe(self) -> dict[str, Any]:
         """The request as plain values (for metadata, logs and reproducible code)."""

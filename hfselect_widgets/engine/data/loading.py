@@ -99,6 +99,10 @@ def translate_load_error(error: BaseException, name: str, subset: str | None) ->
             "(`hf auth login`) so that the token is used.",
         )
     if isinstance(error, ConnectionError):
+        from hfselect_widgets.engine.hub.network import hub_unavailable, offline_reason
+
+        if offline_reason() is not None:  # no network (probed): say so, about the dataset
+            return hub_unavailable(f"the dataset {name!r}", error, field="dataset")
         if _offline():
             return DatasetNotFoundError(
                 name,
@@ -130,6 +134,10 @@ def load_builder(name: str, subset: str | None, trust_remote_code: bool | None =
     """``datasets.load_dataset_builder`` (what ``load_dataset`` runs first), errors mapped."""
     import datasets
 
+    if not Path(str(name)).expanduser().exists():
+        from hfselect_widgets.engine.hub.network import ensure_hub
+
+        ensure_hub()  # offline: datasets fails at once (or uses its cache), no retries
     kwargs: dict[str, Any] = {}
     # datasets >= 4 dropped dataset scripts and the argument with them.
     if trust_remote_code is not None and (

@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
-from hfselect_widgets.engine.hub.network import NETWORK_ERRORS, hub_api, short_reason
+from hfselect_widgets.engine.hub.network import NETWORK_ERRORS, hub_api, hub_unavailable
 from hfselect_widgets.engine.model_ids import canonical_model_id
 from hfselect_widgets.errors import HubUnavailableError, NoESMsFoundError
 
@@ -40,7 +40,7 @@ def list_models(api: Any, tags: list[str], what: str) -> list[Any]:
     try:
         return list(api.list_models(filter=tags))
     except NETWORK_ERRORS as exc:
-        raise HubUnavailableError(what, short_reason(exc)) from exc
+        raise hub_unavailable(what, exc) from exc
 
 
 def find_esm_model_infos(

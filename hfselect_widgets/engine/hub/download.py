@@ -10,6 +10,7 @@ is set, keeps results in input order and says which repos failed and why
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -28,9 +29,10 @@ from hfselect_widgets.engine.esm.format import (
 )
 from hfselect_widgets.engine.hub.network import (
     describe_failure,
+    ensure_hub,
     hub_api,
+    hub_unavailable,
     is_connectivity_error,
-    short_reason,
 )
 from hfselect_widgets.engine.progress import (
     STAGE_DOWNLOAD,
@@ -40,7 +42,7 @@ from hfselect_widgets.engine.progress import (
     check_cancel,
     report,
 )
-from hfselect_widgets.errors import DownloadLimitError, HubUnavailableError, InvalidESMConfigError
+from hfselect_widgets.errors import DownloadLimitError, InvalidESMConfigError
 
 DEFAULT_EMBEDDING_DIM = 768
 """Dimension assumed for size estimates when an ESM's dimension is unknown (BERT-base)."""
@@ -178,12 +180,14 @@ def _fetch_each(
     Raises :class:`HubUnavailableError` (about ``what``) when nothing was fetched and every
     failure was connectivity, instead of one reason per key.
     """
+    if not all(os.path.isdir(os.path.expanduser(str(key))) for key in keys):
+        ensure_hub()  # offline: every key fails at once (cached ones load), no retries
     results, errors = run_each(
         keys, work, stage=stage, progress=progress, cancel=cancel, max_workers=max_workers
     )
     if not results and errors and all(is_connectivity_error(e) for e in errors.values()):
         first = next(iter(errors.values()))
-        raise HubUnavailableError(what, short_reason(first)) from first
+        raise hub_unavailable(what, first) from first
     return results, {key: describe_failure(exc) for key, exc in errors.items()}
 
 

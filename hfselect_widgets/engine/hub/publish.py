@@ -33,12 +33,11 @@ from hfselect_widgets.engine.esm.format import (
     ESMConfig,
 )
 from hfselect_widgets.engine.hub.card import DEFAULT_LICENSE, README_NAME, build_model_card
+from hfselect_widgets.engine.hub.preflight import resolve_token
 from hfselect_widgets.engine.model_ids import is_hub_id
 from hfselect_widgets.errors import (
-    ESMLoadError,
     Fix,
     InvalidESMConfigError,
-    MissingTokenError,
     PublishError,
     RepoExistsError,
     UploadError,
@@ -82,14 +81,9 @@ class PublishResult:
 def _load_source(esm_dir_or_esm: ESM | str | os.PathLike) -> ESM:
     if isinstance(esm_dir_or_esm, ESM):
         return esm_dir_or_esm
-    folder = Path(os.path.expanduser(str(esm_dir_or_esm)))
-    if not folder.is_dir():
-        raise ESMLoadError(
-            str(esm_dir_or_esm),
-            "there is no such folder; give the ESM folder that train_esm or "
-            "ESM.save_pretrained wrote (it holds config.json and model.safetensors)",
-        )
-    return ESM.from_folder(folder)
+    from hfselect_widgets.engine.hub.preflight import check_esm_folder
+
+    return ESM.from_folder(check_esm_folder(esm_dir_or_esm))
 
 
 def _standalone_copy(esm: ESM) -> ESM:
@@ -110,11 +104,9 @@ def _check_publishable(config: ESMConfig, repo_id: str | None) -> None:
         raise InvalidESMConfigError(
             f"{exc} Fix config.json before publishing: hfselect skips ESMs without them."
         ) from exc
-    if repo_id is not None and not (is_hub_id(repo_id) and "/" in repo_id):
-        raise PublishError(
-            f"{repo_id!r} is not a Hub repo id. Give repo_id as 'your-username/esm-name' "
-            "(letters, digits, '-', '_', '.'; an organisation name works too)."
-        )
+    from hfselect_widgets.engine.hub.preflight import check_repo_id
+
+    check_repo_id(repo_id)
     if not is_hub_id(config.base_model_name):
         raise PublishError(
             f"The ESM's base_model_name {config.base_model_name!r} is not a Hub model id, so "
@@ -170,29 +162,6 @@ def stage_upload_folder(
 # --- token and Hub calls ---------------------------------------------------------------------
 
 
-def resolve_token(token: str | None = None, hf_api: Any = None) -> str:
-    """The token to publish with: ``token``, else the ``HfApi`` object's, else the login.
-
-    The login means ``huggingface_hub.get_token()``: ``HF_TOKEN`` or the token stored by
-    ``hf auth login`` / ``notebook_login()``. Raises :class:`MissingTokenError` when none is
-    found.
-    """
-    if token:
-        return token
-    api_token = getattr(hf_api, "token", None)
-    if isinstance(api_token, str) and api_token:
-        return api_token
-    from huggingface_hub import get_token
-
-    try:
-        found = get_token()
-    except Exception as exc:  # e.g. a failed OIDC exchange; its message holds no token
-        raise MissingTokenError(f"reading the stored login failed: {type(exc).__name__}") from exc
-    if not found:
-        raise MissingTokenError()
-    return found
-
-
 def _cause(exc: BaseException, token: str) -> str:
     """A one-line description of ``exc`` that never contains the token."""
     text = " ".join(str(exc).split()) or type(exc).__name__
@@ -209,6 +178,11 @@ def _hint(exc: BaseException) -> str | None:
             "(a 'write' or fine-grained token with repo write permission)."
         )
     name = type(exc).__name__.lower()
+    from hfselect_widgets.engine.hub.network import offline_reason
+
+    reason = offline_reason()
+    if reason is not None:  # the reachability probe failed: publishing needs the Hub
+        return f"You are offline ({reason}): connect and try again."
     if "offline" in name:  # huggingface_hub's OfflineModeIsEnabled
         return "HF_HUB_OFFLINE is set: unset it to publish."
     if isinstance(exc, (ConnectionError, TimeoutError)) or "connect" in name or "timeout" in name:
@@ -354,9 +328,9 @@ def publish_esm(
     source = _load_source(esm_dir_or_esm)
     _check_publishable(source.config, repo_id)
     if hf_api is None:
-        from huggingface_hub import HfApi
+        from hfselect_widgets.engine.hub.network import hub_api
 
-        hf_api = HfApi()
+        hf_api = hub_api()  # offline: the first Hub call fails at once, without retries
     token = resolve_token(token, hf_api)
 
     with tempfile.TemporaryDirectory(prefix="hfselect-widgets-publish-") as staging:

@@ -159,10 +159,17 @@ class TaskRanking(Sequence):
 
     # -- text output -------------------------------------------------------------------------
 
-    def _format_lines(self, score_rounding: int | None = None) -> list[str]:
+    def _format_lines(
+        self, score_rounding: int | None = None, decimals: int | None = None
+    ) -> list[str]:
+        """hfselect's ``"1.   <task_id>   Score: <score>"`` lines; ``decimals`` prints every
+        score with that many decimals (aligned, as the CLI does) instead of rounding."""
         lines = []
         for rank, config, score in zip(self.ranks, self.esm_configs, self.scores, strict=True):
-            shown = round(score, score_rounding) if score_rounding else score
+            if decimals is not None:
+                shown: Any = f"{score:.{decimals}f}"
+            else:
+                shown = round(score, score_rounding) if score_rounding else score
             line = f"{str(rank) + '.':<5}{config.task_id!s:<50}Score: {shown}"
             if config.rank_interval:
                 r = config.rank_interval
@@ -191,10 +198,25 @@ class TaskRanking(Sequence):
     def _repr_html_(self) -> str:
         return self.to_html(max_rows=HTML_REPR_ROWS)
 
-    def to_html(self, max_rows: int = HTML_REPR_ROWS) -> str:
+    def to_html(
+        self, max_rows: int = HTML_REPR_ROWS, *, explain: bool = False, show_warnings: bool = True
+    ) -> str:
         """An HTML table of the first ``max_rows`` rows, captioned with the whole ranking's size
-        (and the number of rows left out below it)."""
+        (and the number of rows left out below it).
+
+        The ESM column shows the Hub repo id or the folder's name (the full path in its
+        ``title``); a candidate's ``dataset_description`` is shown under its id; the ranking's
+        warnings follow in amber (unless ``show_warnings=False``). ``explain`` adds the sentences of :func:`.explain_scores`.
+        """
+        from hfselect_widgets.engine.scoring.explain import (
+            candidate_description,
+            ranking_warnings,
+            score_decimals,
+            short_source,
+        )
+
         max_rows = max(0, int(max_rows))
+        decimals = score_decimals(self.scores)
         rows = []
         for rank, config, score, repo in zip(
             self.ranks[:max_rows],
@@ -209,14 +231,21 @@ class TaskRanking(Sequence):
                     f'<a href="https://huggingface.co/datasets/{html.escape(str(config.task_id))}"'
                     f' target="_blank">{task}</a>'
                 )
+            description = candidate_description(config)
+            if description:
+                task += (
+                    f"<br><span style='color:#555;font-size:90%'>{html.escape(description)}</span>"
+                )
+            full = _fmt_cell(repo)
             rows.append(
                 "<tr>"
                 f"<td>{rank}</td><td>{task}</td>"
                 f"<td>{html.escape(_fmt_cell(config.task_subset))}</td>"
                 f"<td>{html.escape(_fmt_cell(config.task_split))}</td>"
                 f"<td>{html.escape(_fmt_cell(config.num_examples))}</td>"
-                f"<td style='text-align:right'>{score:.6f}</td>"
-                f"<td><code>{html.escape(_fmt_cell(repo))}</code></td>"
+                f"<td style='text-align:right'>{score:.{decimals}f}</td>"
+                f"<td title='{html.escape(full, quote=True)}' style='white-space:nowrap'>"
+                f"<code>{html.escape(short_source(full))}</code></td>"
                 "</tr>"
             )
         more = len(self) - max_rows
@@ -229,10 +258,19 @@ class TaskRanking(Sequence):
         footer = (
             f"<p>... and {more} more rows: use <code>.to_pandas()</code>.</p>" if more > 0 else ""
         )
+        if show_warnings:
+            footer += warnings_html(ranking_warnings(self))
+        if explain:
+            from hfselect_widgets.engine.scoring.explain import explain_scores
+
+            footer += "".join(
+                f"<p style='margin:2px 0'>{html.escape(s)}</p>" for s in explain_scores(self)
+            )
         return (
             f"<div><table><caption style='text-align:left'>{caption}</caption>"
             "<thead><tr><th>Rank</th><th>Task ID</th><th>Subset</th><th>Split</th>"
-            "<th>Examples</th><th>Score</th><th>ESM</th></tr></thead>"
+            "<th>Examples</th><th title='LogME score: higher is better'>Score (higher is better)"
+            "</th><th>ESM</th></tr></thead>"
             f"<tbody>{''.join(rows)}</tbody></table>{footer}</div>"
         )
 
@@ -246,6 +284,8 @@ class TaskRanking(Sequence):
         data: dict[str, list] = {"Rank": list(self.ranks)}
         for column, attr in PANDAS_COLUMNS.items():
             data[column] = [getattr(c, attr) for c in self.esm_configs]
+        # No subset is an empty cell, not "None".
+        data["Task Subset"] = [v if v is not None else "" for v in data["Task Subset"]]
         if with_repo_id:
             data[REPO_ID_COLUMN] = self.repo_ids
         data[SCORE_COLUMN] = list(self.scores)
@@ -377,8 +417,21 @@ class TaskRanking(Sequence):
         return cls.from_csv(path)
 
 
+WARNING_COLOUR = "#8a5300"
+"""Amber: the colour of warnings in HTML output (the widgets' ``warn`` colour)."""
+
+
+def warnings_html(messages: Sequence[str]) -> str:
+    """The warnings as amber paragraphs ("" when there are none)."""
+    return "".join(
+        f"<p class='hfsw-warning' style='color:{WARNING_COLOUR};margin:2px 0'>"
+        f"&#9888; {html.escape(str(m))}</p>"
+        for m in messages
+    )
+
+
 def _source_of(config: ESMConfig, index: int) -> str:
     return config.repo_id or config.source or f"{config.task_id} (#{index})"
 
 
-__all__ = ["TaskRanking", "PANDAS_COLUMNS"]
+__all__ = ["PANDAS_COLUMNS", "TaskRanking", "WARNING_COLOUR", "warnings_html"]

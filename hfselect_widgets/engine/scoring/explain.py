@@ -1,0 +1,247 @@
+"""Scores a person can read: plain sentences about one ranking, and its warnings.
+
+Every front end (CLI, HTML report, Results tab) explains a ranking with the same words:
+
+* :data:`HOW_TO_READ_SCORE`: what the score is, in one short paragraph (also in ``--help``);
+* :func:`explain_scores`: a few sentences about *this* ranking (spread, whether the top gaps are
+  within the rank-interval noise, a small target);
+* :func:`ranking_warnings`: every warning recorded with the ranking (small sample, target
+  checks, training quality of the ESMs, ranker notes), each one sentence, without duplicates;
+* :func:`short_source` and :func:`candidate_description`: how a candidate is named and described
+  in tables and tooltips.
+
+Pure functions of the ranking (no heavy imports): the widgets import them too.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from hfselect_widgets.engine.model_ids import is_hub_id
+
+SCORE_AXIS_LABEL = "LogME score (higher is better)"
+
+HOW_TO_READ_SCORE = (
+    "Each score is the LogME evidence of the target's labels given the target's embeddings "
+    "transformed by one candidate's ESM, per example: how well that intermediate dataset's "
+    "transfer fits your task. Higher is better. Scores compare only within one ranking (same "
+    "target, same base model); their absolute value depends on the target and is not a "
+    "probability or an accuracy."
+)
+
+# Below this many rows a ranking is a rough guide at best, whatever the embedding dimension.
+SMALL_TARGET_ROWS = 100
+
+
+def _finite(scores: Iterable[float]) -> list[float]:
+    return [float(s) for s in scores if s is not None and math.isfinite(float(s))]
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.4g}" if abs(value) >= 1e-3 or value == 0 else f"{value:.2e}"
+
+
+def _metadata(ranking: Any) -> dict[str, Any]:
+    return dict(getattr(ranking, "metadata", None) or {})
+
+
+def score_axis_label(ranking: Any) -> str:
+    """The axis title of a chart of ``ranking``'s scores, naming its ranker's score."""
+    ranker = _metadata(ranking).get("ranker") or "esm-logme"
+    if ranker == "esm-logme":
+        return SCORE_AXIS_LABEL
+    return f"{ranker} score (higher is better)"
+
+
+def small_target_warning(ranking: Any) -> str | None:
+    """The sentence warning that the target is small, or ``None``.
+
+    Small means not more rows than the embedding dimension (LogME is unreliable there), or
+    fewer than :data:`SMALL_TARGET_ROWS` rows.
+    """
+    meta = _metadata(ranking)
+    rows = meta.get("num_examples")
+    if not isinstance(rows, int):
+        return None
+    dim = meta.get("embedding_dim")
+    if isinstance(dim, int) and rows <= dim:
+        return (
+            f"The target has only {rows} rows, not more than the embedding dimension {dim}: "
+            "treat this ranking as a rough guide and rank again with more rows."
+        )
+    if rows < SMALL_TARGET_ROWS:
+        return (
+            f"The target has only {rows} rows: small gaps between scores may be noise; rank "
+            "again with more rows if you can."
+        )
+    return None
+
+
+def _interval_sentence(ranking: Any) -> str | None:
+    configs = list(getattr(ranking, "esm_configs", []) or [])
+    intervals = [getattr(c, "rank_interval", None) for c in configs]
+    if not any(intervals):
+        return None
+    resamples = (_metadata(ranking).get("uncertainty") or {}).get("resamples")
+    how = f" over {resamples} resamples of the target rows" if resamples else ""
+    first = intervals[0] if intervals else None
+    # The leading rows whose rank interval reaches rank 1: not told apart from the first.
+    tied = 0
+    for interval in intervals:
+        if not interval or int(interval.get("rank_low", 0)) > 1:
+            break
+        tied += 1
+    if first and tied <= 1 and int(first.get("rank_high", 1)) == 1:
+        p = first.get("p_first")
+        p_text = f" (first in {float(p):.0%} of them)" if p is not None else ""
+        return f"Rank 1 stays first{how}{p_text}: the top gap is larger than the resampling noise."
+    if tied >= 2:
+        return (
+            f"The top {tied} can each rank first{how}: their gaps are within the resampling "
+            "noise, so treat them as equally good candidates."
+        )
+    return (
+        f"Rank 1's rank interval{how} reaches below rank 1: the top gap is within the "
+        "resampling noise."
+    )
+
+
+def explain_scores(ranking: Any, *, general: bool = True) -> list[str]:
+    """A few plain sentences on how to read ``ranking``'s scores.
+
+    What the score is and that higher is better; that scores compare only within one ranking;
+    the spread of this ranking's scores; whether the top gaps are within the rank-interval
+    noise (when the ranking was made with ``uncertainty``); a warning when the target is small.
+    ``general=False`` leaves out the first two (for a page that shows
+    :data:`HOW_TO_READ_SCORE` already).
+    """
+    meta = _metadata(ranking)
+    ranker = meta.get("ranker") or "esm-logme"
+    sentences = []
+    if general and ranker == "esm-logme":
+        sentences.append(
+            "Each score is the LogME evidence of the target labels given the target embeddings "
+            "transformed by that candidate's ESM, per example; higher is better."
+        )
+    elif general:
+        sentences.append(
+            f"Rows are ordered by the {ranker!r} ranker's score; higher is better. The "
+            "ESM-LogME score (LogME evidence of the target labels given the ESM-transformed "
+            "embeddings, per example) is shown beside it."
+        )
+    model = meta.get("model_name") or meta.get("model_id")
+    same = "the same target" + (f" and base model {model}" if model else " and base model")
+    if general:
+        sentences.append(
+            f"Scores compare only within one ranking ({same}); their absolute value is not a "
+            "probability or an accuracy and differs from target to target."
+        )
+    scores = _finite(getattr(ranking, "scores", []) or [])
+    if len(scores) >= 2:
+        spread = max(scores) - min(scores)
+        top_gap = scores[0] - scores[1] if scores[0] >= scores[1] else 0.0
+        decimals = score_decimals(scores)
+        sentences.append(
+            f"This ranking's {len(scores)} scores span {min(scores):.{decimals}f} to "
+            f"{max(scores):.{decimals}f} (a spread of {_fmt(spread)}); rank 1 leads rank 2 by "
+            f"{_fmt(top_gap)}."
+        )
+    elif len(scores) == 1:
+        sentences.append(f"Only one candidate was scored ({_fmt(scores[0])}): nothing to compare.")
+    interval = _interval_sentence(ranking)
+    if interval:
+        sentences.append(interval)
+    elif len(scores) >= 2:
+        sentences.append(
+            "No rank intervals were computed: rank again with uncertainty on (e.g. for the "
+            "top 20) to see whether the top gaps exceed the noise."
+        )
+    small = small_target_warning(ranking)
+    if small:
+        sentences.append(small)
+    return sentences
+
+
+def _as_list(value: Any) -> list[str]:
+    if not value:
+        return []
+    if isinstance(value, str):
+        return [value]
+    return [str(v) for v in value if v]
+
+
+def ranking_warnings(ranking: Any) -> list[str]:
+    """Every warning recorded with ``ranking``, each a sentence, first occurrence kept.
+
+    The scoring warnings (the small-sample warning, unchecked base models), the target checks'
+    warnings (``metadata["target_warnings"]``), the training-quality warnings recorded in the
+    ESM configs (``training_warnings``), and ranker notes (``metadata["ranker_notes"]``).
+    """
+    meta = _metadata(ranking)
+    found: list[str] = []
+    found += _as_list(meta.get("warnings"))
+    found += _as_list(meta.get("target_warnings"))
+    for config in getattr(ranking, "esm_configs", []) or []:
+        get = getattr(config, "get", None)
+        recorded = get("training_warnings") if callable(get) else None
+        for message in _as_list(recorded):
+            name = getattr(config, "task_id", None) or short_source(
+                getattr(config, "repo_id", None) or getattr(config, "source", None)
+            )
+            found.append(f"ESM for {name}: {message}")
+    found += _as_list(meta.get("ranker_notes"))
+    return list(dict.fromkeys(m.strip() for m in found if m and m.strip()))
+
+
+def short_source(source: str | os.PathLike | None) -> str:
+    """A candidate's ESM as a short name: the Hub repo id, or a local folder's name."""
+    if source is None:
+        return ""
+    text = str(source)
+    if is_hub_id(text) and not os.path.exists(text):
+        return text
+    name = os.path.basename(text.rstrip("/\\"))
+    return name or text
+
+
+def candidate_description(config: Any) -> str:
+    """The candidate dataset's ``dataset_description`` from its ESM config ("" if none)."""
+    get = getattr(config, "get", None)
+    value = get("dataset_description") if callable(get) else None
+    return str(value).strip() if value else ""
+
+
+def format_score(value: float, scores: Sequence[float] | None = None) -> str:
+    """A score with enough decimals to tell this ranking's scores apart (at least 3, at most 6),
+    the same number of decimals for every row of one ranking."""
+    if value is None or not math.isfinite(float(value)):
+        return "—"
+    return f"{float(value):.{score_decimals(scores or [value])}f}"
+
+
+def score_decimals(scores: Sequence[float]) -> int:
+    """Decimals that show the smallest gap between neighbouring scores (3 to 6)."""
+    values = sorted(_finite(scores), reverse=True)
+    gaps = [a - b for a, b in zip(values, values[1:], strict=False) if a - b > 0]
+    if not gaps:
+        return 3
+    smallest = min(gaps)
+    return int(min(6, max(3, math.ceil(-math.log10(smallest)) + 1)))
+
+
+__all__ = [
+    "HOW_TO_READ_SCORE",
+    "SCORE_AXIS_LABEL",
+    "SMALL_TARGET_ROWS",
+    "candidate_description",
+    "explain_scores",
+    "format_score",
+    "ranking_warnings",
+    "score_axis_label",
+    "score_decimals",
+    "short_source",
+    "small_target_warning",
+]

@@ -1,0 +1,129 @@
+"""Scores a person can read: the explanation and warnings of a ranking
+(engine/scoring/explain.py), and how the HTML table and report show them."""
+
+from __future__ import annotations
+
+import re
+
+from hfselect_widgets.engine.esm.format import ESMConfig
+from hfselect_widgets.engine.scoring import explain
+from hfselect_widgets.engine.scoring.result import WARNING_COLOUR, TaskRanking
+from hfselect_widgets.static_chart import ranking_html, ranking_svg, score_axis
+
+
+def _ranking(scores=(-0.65, -0.66, -0.69), intervals=None, **metadata) -> TaskRanking:
+    configs = []
+    for i, _ in enumerate(scores):
+        config = ESMConfig(
+            "model", f"org/task{i}", text_column="text", label_column="label",
+            task_split="train", num_examples=100, esm_architecture="linear",
+            repo_id=None, source=f"/very/long/absolute/path/to/esms/esm-{i}",
+        )  # fmt: skip
+        if intervals:
+            config.rank_interval = intervals[i]
+        configs.append(config)
+    meta = {"num_examples": 500, "embedding_dim": 384, "model_name": "my-model"}
+    meta.update(metadata)
+    return TaskRanking(configs, list(scores), metadata=meta)
+
+
+def _interval(low, high, p_first):
+    return {"rank_low": low, "rank_high": high, "p_first": p_first, "p_top3": 1.0}
+
+
+def test_explanation_says_what_the_score_is_and_the_spread_of_this_ranking():
+    """What the score is, higher is better, comparable only within one ranking (naming the
+    base model), and this ranking's range and spread with the ranking's decimals."""
+    text = " ".join(explain.explain_scores(_ranking()))
+    assert "LogME evidence of the target labels" in text and "per example" in text
+    assert "higher is better" in text
+    assert "only within one ranking" in text and "my-model" in text
+    assert "span -0.690 to -0.650" in text and "spread of 0.04" in text
+    assert "uncertainty on" in text  # no intervals: says how to get them
+
+
+def test_explanation_says_whether_the_top_gap_is_within_the_rank_interval_noise():
+    """With rank intervals: overlapping leaders are called equally good; a leader that
+    always stays first is called separated from the noise."""
+    tied = _ranking(
+        intervals=[_interval(1, 2, 0.6), _interval(1, 3, 0.4), _interval(2, 3, 0.0)],
+        uncertainty={"top_k": 3, "resamples": 20},
+    )
+    text = " ".join(explain.explain_scores(tied))
+    assert "The top 2 can each rank first over 20 resamples" in text
+    assert "within the resampling noise" in text
+    clear = _ranking(intervals=[_interval(1, 1, 1.0), _interval(2, 3, 0.0), _interval(2, 3, 0)])
+    assert "Rank 1 stays first (first in 100% of them)" in " ".join(explain.explain_scores(clear))
+
+
+def test_small_target_adds_a_warning_sentence():
+    """Not more rows than the embedding dimension: the explanation warns; a large target
+    does not."""
+    assert explain.small_target_warning(_ranking()) is None
+    small = _ranking(num_examples=50)
+    assert "only 50 rows, not more than the embedding dimension 384" in " ".join(
+        explain.explain_scores(small)
+    )
+
+
+def test_ranking_warnings_gather_every_recorded_warning_once():
+    """Scoring warnings, target-check warnings, training-quality warnings of the ESMs and
+    ranker notes, each once, in that order."""
+    ranking = _ranking(
+        warnings=["small sample"],
+        target_warnings=["small sample", "one class has a single example"],
+        ranker_notes=["knn used k=5"],
+    )
+    ranking.esm_configs[1].update({"training_warnings": ["the fit explains little"]})
+    assert explain.ranking_warnings(ranking) == [
+        "small sample",
+        "one class has a single example",
+        "ESM for org/task1: the fit explains little",
+        "knn used k=5",
+    ]
+
+
+def test_html_table_shows_short_esm_names_no_none_descriptions_and_amber_warnings():
+    """The table names ESMs by folder name (full path in the title), shows no "None" for
+    an empty subset, shows a candidate's dataset_description and the warnings in amber;
+    to_pandas() has an empty subset cell too."""
+    ranking = _ranking(warnings=["LogME scores are unreliable for such samples."])
+    ranking.esm_configs[0].update({"dataset_description": "Movie reviews, two classes"})
+    page = ranking.to_html()
+    assert "<code>esm-0</code>" in page
+    assert "title='/very/long/absolute/path/to/esms/esm-0'" in page
+    assert ">/very/long" not in page  # the path is no cell text
+    assert "None" not in page
+    assert "Movie reviews, two classes" in page
+    assert f"color:{WARNING_COLOUR}" in page and "unreliable" in page
+    assert "higher is better" in page
+    assert list(ranking.to_pandas()["Task Subset"]) == ["", "", ""]
+
+
+def test_report_plots_scores_on_a_labelled_axis_that_does_not_stretch_tiny_gaps():
+    """The report's chart: one dot per score on an axis titled "LogME score (higher is
+    better)" with value ticks; a spread of 1e-5 near -0.77 is not stretched across the plot;
+    the page explains the scores and shows the warnings."""
+    low, high, ticks = score_axis([-0.766016, -0.766030])
+    assert high - low >= 0.05 * 0.766 and len(ticks) >= 3
+    ranking = _ranking(scores=(-0.766016, -0.766026, -0.766030), warnings=["beware"])
+    svg = ranking_svg(ranking)
+    assert svg.count("<circle ") == 3 and "<rect " not in svg
+    assert "LogME score (higher is better)" in svg
+    xs = [float(x) for x in re.findall(r"<circle cx='([\d.]+)'", svg)]
+    assert max(xs) - min(xs) < 20  # a near-tie looks like one
+    page = ranking_html(ranking)
+    assert "How to read the scores" in page and explain.HOW_TO_READ_SCORE[:40] in page
+    assert "spread of" in page and "given the target embeddings transformed" not in page
+    assert page.count("beware") == 1 and f"color:{WARNING_COLOUR}" in page
+
+
+def test_short_source_and_score_decimals():
+    """Hub ids stay whole, folders become their name; decimals tell the closest scores
+    apart (3 to 6)."""
+    assert explain.short_source("org/esm-x") == "org/esm-x"
+    assert explain.short_source("/a/b/esm-folder/") == "esm-folder"
+    assert explain.short_source(None) == ""
+    assert explain.score_decimals([-0.65, -0.66, -0.69]) == 3
+    assert explain.score_decimals([-0.766016, -0.766026]) == 6
+    assert explain.format_score(-0.7, [-0.7, -0.6]) == "-0.700"
