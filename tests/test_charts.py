@@ -13,17 +13,19 @@ from hfselect_widgets import charts
 from hfselect_widgets.engine.esm.format import ESMConfig
 from hfselect_widgets.engine.scoring.result import TaskRanking
 
-TOOLTIP_FIELDS = {
-    "rank",
-    "task_id",
-    "task_subset",
-    "text_column",
-    "label_column",
-    "task_split",
-    "num_examples",
-    "score",
-    "repo_id",
-}
+TOOLTIP_TITLES = [
+    "Rank",
+    "Task ID",
+    "Description",
+    "Subset",
+    "Language",
+    "Training rows",
+    "Text column(s)",
+    "Label column",
+    "Split",
+    "Score",
+    "ESM",
+]
 
 
 def make_ranking(n: int = 12) -> TaskRanking:
@@ -75,6 +77,7 @@ def test_ranking_frame_is_tidy_sorted_and_links_hub_ids():
     assert frame.loc[0, "hub_url"] == "https://huggingface.co/datasets/org/t4"
     assert frame.loc[0, "repo_id"] == "esms/t4"
     assert frame["score"].is_monotonic_decreasing
+    assert frame.loc[0, "size"] == 104  # no num_train_examples: hfselect's num_examples
 
 
 def test_ranking_frame_accepts_to_pandas_tables_and_none():
@@ -122,7 +125,7 @@ def test_top_scores_chart_has_k_sorted_bars_tooltips_and_bars_selection():
     assert encoding["y"]["sort"] == [row["label"] for row in values]
     assert values[0]["label"] == "1. org/t11"
     assert values[2]["label"] == "3. org/t9 (sub)"
-    assert {t["field"] for t in encoding["tooltip"]} == TOOLTIP_FIELDS
+    assert [t["title"] for t in encoding["tooltip"]] == TOOLTIP_TITLES
     (param,) = spec["params"]
     assert param["name"] == "bars"
     assert param["select"] == {"type": "point", "fields": ["task_id", "rank"]}
@@ -139,20 +142,56 @@ def test_bars_start_left_of_the_lowest_score():
 
 
 def test_score_distribution_chart_bins_all_scores_with_a_brush_on_score():
-    """The distribution covers every ESM, bins score on x and carries the interval "brush"."""
+    """The distribution counts every ESM in round bins (binned in Python: a few dozen rows of
+    data whatever the pool's size) and carries the interval "brush" on score."""
     spec = charts.score_distribution_chart(make_ranking(12)).to_dict()
     layers = spec["layer"]
     base = layers[0]
-    assert len(_data_values(spec, base, spec)) == 12
-    assert base["encoding"]["x"]["field"] == "score" and base["encoding"]["x"]["bin"]
-    assert base["encoding"]["y"]["aggregate"] == "count"
+    bins = _data_values(spec, base, spec)
+    assert sum(row["count"] for row in bins) == 12
+    assert all(row["score"] < row["score_end"] for row in bins)
+    assert base["encoding"]["x"]["field"] == "score"
+    assert base["encoding"]["x2"]["field"] == "score_end"
+    assert base["encoding"]["y"]["field"] == "count"
     # altair lifts the params of a layer to the top level, naming the view they belong to.
     (param,) = spec["params"]
     assert param["name"] == "brush" and param["views"] == [base["name"]]
     assert param["select"] == {"type": "interval", "encodings": ["x"]}
     assert {"param": "brush"} in [t.get("filter") for t in layers[1]["transform"]]
-    # The last bin may end past the score axis (Vega bins in round steps): the bars are clipped.
-    assert [layer["mark"].get("clip") for layer in layers[:2]] == [True, True]
+    # The axis spans the bins exactly: no bin overhangs the plot.
+    domain = base["encoding"]["x"]["scale"]["domain"]
+    assert domain == [bins[0]["score"], bins[-1]["score_end"]]
+
+
+@pytest.mark.parametrize("counts", [[1, 2, 2, 1], [3], [5, 9, 17, 40, 12], [1200, 3400, 800]])
+def test_histogram_count_ticks_are_whole_and_distinct(counts):
+    """The count axis has whole, distinct tick labels (it once read "0 1 1 2 2")."""
+    scores = [float(i) + 0.5 for i, c in enumerate(counts) for _ in range(c)]
+    _edges, binned = charts.histogram_bins(scores)
+    assert binned.sum() == sum(counts)
+    spec = charts.score_distribution_chart(_frame_of_scores(scores)).to_dict()
+    axis = spec["layer"][0]["encoding"]["y"]["axis"]
+    ticks = axis["values"]
+    assert axis["format"] == "d"
+    assert ticks == sorted(set(ticks)) and all(isinstance(t, int) for t in ticks)
+    assert ticks[0] == 0 and ticks[-1] >= max(binned)
+    assert len(ticks) <= 7
+
+
+def _frame_of_scores(scores):
+    return pd.DataFrame({"Task ID": [f"t{i}" for i in range(len(scores))], "Score": scores})
+
+
+def test_histogram_bins_have_round_edges_and_hold_every_score():
+    """Bin edges are round numbers; the lowest and highest scores are inside the bins."""
+    scores = [-0.6495, -0.6577, -0.6601, -0.667, -0.672, -0.680, -0.6885]
+    edges, counts = charts.histogram_bins(scores)
+    assert counts.sum() == len(scores)
+    assert edges[0] <= min(scores) and edges[-1] >= max(scores)
+    step = edges[1] - edges[0]
+    assert step == pytest.approx(0.005) or step == pytest.approx(0.01)
+    same, one = charts.histogram_bins([2.0, 2.0, 2.0])
+    assert one.sum() == 3 and same[0] <= 2.0 <= same[-1]
 
 
 def test_ranking_chart_links_both_selections_and_inlines_its_data():
@@ -164,7 +203,8 @@ def test_ranking_chart_links_both_selections_and_inlines_its_data():
     assert sorted(p["name"] for p in spec["params"]) == ["bars", "brush"]
     top, distribution = spec["vconcat"]
     assert len(_data_values(spec, top)) == 5
-    assert len(_data_values(spec, _layers(distribution)[0], distribution)) == 12
+    bins = _data_values(spec, _layers(distribution)[0], distribution)
+    assert sum(row["count"] for row in bins) == 12
     # Brushing fades bars outside the range; clicked bars show up in the distribution.
     assert _condition_params(top["encoding"]["opacity"]) == ["brush"]
     rule = _layers(distribution)[2]
@@ -175,11 +215,22 @@ def test_ranking_chart_links_both_selections_and_inlines_its_data():
     assert vega["$schema"].startswith("https://vega.github.io/schema/vega/")
 
 
-def test_ranking_chart_has_no_row_limit():
-    """Thousands of Hub ESMs must not hit altair's 5000-row limit for DataFrames."""
-    spec = charts.ranking_chart(make_ranking(5200), k=10).to_dict()
-    distribution = spec["vconcat"][1]
-    assert len(_data_values(spec, _layers(distribution)[0], distribution)) == 5200
+def test_ranking_chart_of_10000_esms_is_small_and_quick():
+    """10,000 ESMs: the histogram counts all of them in a few dozen inlined bins, the bars
+    hold the top k only, so the spec stays small and quick to build (it once inlined every
+    row: 2.4 s and megabytes per redraw)."""
+    import time
+
+    frame = charts.ranking_frame(make_ranking(10_000))
+    started = time.perf_counter()
+    spec = charts.ranking_chart(frame, k=30).to_dict()
+    elapsed = time.perf_counter() - started
+    top, distribution = spec["vconcat"]
+    bins = _data_values(spec, _layers(distribution)[0], distribution)
+    assert sum(row["count"] for row in bins) == 10_000 and len(bins) <= 40
+    assert len(_data_values(spec, top)) == 30
+    assert len(json.dumps(spec)) < 200_000
+    assert elapsed < 1.5, f"building the chart took {elapsed:.2f} s"
 
 
 def test_ranking_chart_of_an_empty_ranking_is_still_a_valid_chart():
@@ -360,3 +411,164 @@ def test_evaluation_chart_of_a_built_report_is_a_valid_chart():
     assert rankers == set(report.rankers) >= {"mine", "random", "static (mean score)"}
     assert vl_convert.vegalite_to_vega(spec)
     assert vl_convert.vegalite_to_vega(charts.evaluation_target_chart(report, "ndcg@3").to_dict())
+
+
+# --- why this dataset, how sure, and an axis that does not exaggerate ------------------------
+
+
+def make_rich_ranking(intervals=None, ranker: str = "esm-logme") -> TaskRanking:
+    """Four ESMs with what our configs record (description, language, training rows), every
+    ranker's score and, optionally, rank intervals ``[(low, high, p_first, p_top3), ...]`` in
+    rank order; the last ESM records nothing optional (hfselect's bare config)."""
+    configs = []
+    for i in range(4):
+        extra = (
+            {"dataset_description": f"sentiment of reviews {i}", "num_train_examples": 900 + i}
+            if i < 3
+            else {}
+        )
+        config = ESMConfig(
+            base_model_name="m",
+            task_id=f"org/t{i}",
+            language="en" if i < 3 else None,
+            num_examples=1000 + i,
+            repo_id=f"esms/t{i}",
+            **extra,
+        )
+        config.ranker_scores = {"esm-logme": -0.6 - 0.01 * i, "textemb": 0.9 - 0.1 * i}
+        if intervals:
+            low, high, p_first, p_top3 = intervals[i]
+            config.rank_interval = {
+                "rank_low": low,
+                "rank_high": high,
+                "p_first": p_first,
+                "p_top3": p_top3,
+            }
+        configs.append(config)
+    scores = [-0.6495, -0.6577, -0.6601, -0.6885]
+    return TaskRanking(configs, scores, metadata={"ranker": ranker})
+
+
+OVERLAPPING = [(1, 3, 0.5, 0.9), (1, 3, 0.3, 0.8), (1, 4, 0.2, 0.7), (3, 4, 0.0, 0.3)]
+SEPARATE = [(1, 1, 1.0, 1.0), (2, 3, 0.0, 1.0), (2, 3, 0.0, 1.0), (4, 4, 0.0, 0.0)]
+
+
+def _tooltip(values_row: dict, tooltip: list[dict], title: str) -> str:
+    (field,) = [t["field"] for t in tooltip if t["title"] == title]
+    return values_row[field]
+
+
+def test_frame_carries_why_this_dataset():
+    """Description (dataset_description), language, training rows (num_train_examples, else
+    num_examples) and every ranker's score come from the ESM configs into the frame."""
+    frame = charts.ranking_frame(make_rich_ranking())
+    first, bare = frame.iloc[0], frame.iloc[3]
+    assert first["description"] == "sentiment of reviews 0"
+    assert first["language"] == "en" and first["size"] == 900
+    assert bare["size"] == 1003 and pd.isna(bare["description"])
+    assert charts.ranker_columns(frame) == ["score (esm-logme)", "score (textemb)"]
+    assert frame["score (textemb)"].tolist() == pytest.approx([0.9, 0.8, 0.7, 0.6])
+
+
+def test_a_single_ranker_score_is_not_repeated():
+    """When ESM-LogME alone was computed, its score is the Score column: no second column."""
+    ranking = make_ranking(3)
+    for config in ranking.esm_configs:
+        config.ranker_scores = {"esm-logme": -1.0}
+    assert charts.ranker_columns(charts.ranking_frame(ranking)) == []
+
+
+def test_tooltips_show_details_and_a_dash_for_missing_values_never_null():
+    """The bar tooltip has the description, language, training rows and each ranker's score;
+    a missing subset or description reads "—", not "null" or "None"."""
+    spec = charts.top_scores_chart(make_rich_ranking(), k=4).to_dict()
+    tooltip = spec["encoding"]["tooltip"]
+    titles = [t["title"] for t in tooltip]
+    assert {"Description", "Language", "Training rows", "Score (textemb)"} <= set(titles)
+    values = _data_values(spec, spec)
+    assert _tooltip(values[0], tooltip, "Description") == "sentiment of reviews 0"
+    assert _tooltip(values[0], tooltip, "Training rows") == "900"
+    assert _tooltip(values[0], tooltip, "Score (textemb)") == "0.9000"
+    assert _tooltip(values[0], tooltip, "Subset") == charts.MISSING
+    assert _tooltip(values[3], tooltip, "Language") == charts.MISSING
+    shown = [row[t["field"]] for row in values for t in tooltip]
+    assert all(isinstance(v, str) for v in shown)
+    assert not {"null", "None", "nan", ""} & set(shown)
+
+
+@pytest.mark.parametrize("value", [None, float("nan"), "None", "null", "", pd.NA])
+def test_display_value_of_missing_values_is_a_dash(value):
+    assert charts.display_value(value) == charts.MISSING
+
+
+def test_frame_reads_intervals_and_ranker_scores_from_to_pandas():
+    """to_pandas()'s "Rank Interval", "P(Rank 1)", "P(Top 3)" and "Score (<ranker>)" columns
+    become the same tidy columns as from the ranking itself."""
+    ranking = make_rich_ranking(OVERLAPPING, ranker="textemb")
+    direct = charts.ranking_frame(ranking)
+    table = charts.ranking_frame(ranking.to_pandas(with_repo_id=True))
+    for column in ("rank_interval", "rank_low", "rank_high", "p_first", "p_top3"):
+        assert table[column].tolist() == direct[column].tolist(), column
+    assert table["rank_interval"].tolist() == ["1-3", "1-3", "1-4", "3-4"]
+    assert charts.ranker_columns(table) == ["score (esm-logme)", "score (textemb)"]
+
+
+def test_bootstrapped_ranking_draws_rank_interval_bars_beside_the_scores():
+    """With rank intervals the top row is the bars plus a panel with one rule per candidate
+    from its lowest to its highest rank; the tooltips carry the interval and P(top 3)."""
+    spec = charts.ranking_chart(make_rich_ranking(OVERLAPPING), k=4).to_dict()
+    bars, intervals = spec["vconcat"][0]["hconcat"]
+    assert bars["mark"]["type"] == "bar"
+    rule = next(layer for layer in intervals["layer"] if layer["mark"]["type"] == "rule")
+    assert rule["encoding"]["x"]["field"] == "rank_low"
+    assert rule["encoding"]["x2"]["field"] == "rank_high"
+    assert rule["encoding"]["y"]["sort"] == bars["encoding"]["y"]["sort"]
+    rows = _data_values(spec, rule, intervals)
+    assert [(r["rank_low"], r["rank_high"]) for r in rows] == [(1, 3), (1, 3), (1, 4), (3, 4)]
+    tooltip = bars["encoding"]["tooltip"]
+    values = _data_values(spec, bars)
+    assert _tooltip(values[0], tooltip, "Rank interval") == "1-3"
+    assert _tooltip(values[0], tooltip, "P(top 3)") == "0.90"
+    assert vl_convert.vegalite_to_vega(spec)
+    # Without intervals the bars stand alone, as before.
+    assert "hconcat" not in charts.ranking_chart(make_rich_ranking(), k=4).to_dict()["vconcat"][0]
+
+
+@pytest.mark.parametrize(
+    ("intervals", "expected"),
+    [(OVERLAPPING, 4), (SEPARATE, 1), ([(1, 2, 0.6, 1), (2, 3, 0.4, 1), (3, 4, 0, 0.9)], 2)],
+)
+def test_inseparable_top_says_how_far_rank_one_overlaps(intervals, expected):
+    """Rank 1 whose interval reaches other candidates' is not separable from them."""
+    if len(intervals) < 4:
+        intervals = [*intervals, (4, 4, 0.0, 0.0)]
+    frame = charts.ranking_frame(make_rich_ranking(intervals))
+    assert charts.inseparable_top(frame) == expected
+    assert charts.inseparable_top(charts.ranking_frame(make_rich_ranking())) == 0
+
+
+def test_score_axis_does_not_exaggerate_a_small_spread():
+    """A 0.039 spread: the axis is titled "... score (higher is better)", starts at a round
+    baseline well below the lowest score (the lowest bar is at least half as long as the best,
+    it once was 8 px against 420 px), and the subtitle states the spread and the baseline."""
+    spec = charts.top_scores_chart(make_rich_ranking(), k=4).to_dict()
+    x = spec["encoding"]["x"]
+    assert x["title"] == "ESM-LogME score (higher is better)"
+    low, high = x["scale"]["domain"]
+    best, worst = -0.6495, -0.6885
+    assert (worst - low) >= 0.5 * (best - low)
+    assert high > best and x["scale"]["zero"] is False
+    assert low == pytest.approx(round(low, 2))  # a round number the axis can label
+    subtitle = " ".join(spec["title"]["subtitle"])
+    assert "span 0.039" in subtitle and f"start at {low:g}" in subtitle
+    assert "another sample" in subtitle  # the tiny-spread note
+    # Another ranker's scores are titled with its name.
+    ranked = charts.ranking_chart(make_rich_ranking(ranker="textemb"), k=4).to_dict()
+    top = ranked["vconcat"][0]
+    assert top["encoding"]["x"]["title"] == "textemb score (higher is better)"
+
+
+def test_a_wide_spread_gets_no_tiny_spread_note():
+    ranking = make_ranking(12)  # scores -1.0 ... -0.45
+    subtitle = " ".join(charts.top_scores_chart(ranking, k=12).to_dict()["title"]["subtitle"])
+    assert "span 0.55" in subtitle and "another sample" not in subtitle

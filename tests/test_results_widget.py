@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import itertools
+import re
 import warnings
 
 import altair as alt
@@ -59,6 +60,7 @@ def select(explorer: ResultsExplorer, bars=None, brush=None) -> None:
 def bar_count(explorer: ResultsExplorer) -> int:
     spec = explorer.chart.spec
     top = spec["vconcat"][0]
+    top = top["hconcat"][0] if "hconcat" in top else top  # bars beside rank intervals
     return len(spec["datasets"][top["data"]["name"]])
 
 
@@ -353,3 +355,201 @@ def test_offline_rendering_is_enabled_by_default():
     ResultsExplorer()
     assert alt.JupyterChart._is_offline
     assert "cdn.jsdelivr.net" not in alt.JupyterChart._esm
+
+
+# --- why this dataset, how sure, warnings -----------------------------------------------------
+
+
+def make_bootstrapped_ranking(intervals, warnings_=()) -> TaskRanking:
+    """Four ESMs with descriptions (but the last), every ranker's score and rank intervals
+    ``[(low, high, p_first, p_top3), ...]`` in rank order."""
+    configs = []
+    for i, (low, high, p_first, p_top3) in enumerate(intervals):
+        config = ESMConfig(
+            base_model_name="m",
+            task_id=f"org/t{i}",
+            language="de" if i < 3 else None,
+            num_examples=500,
+            **({"dataset_description": f"topic of news {i}"} if i < 3 else {}),
+        )
+        config.ranker_scores = {"esm-logme": -0.6 - i / 100, "textemb": 0.9 - i / 10}
+        config.rank_interval = {
+            "rank_low": low,
+            "rank_high": high,
+            "p_first": p_first,
+            "p_top3": p_top3,
+        }
+        configs.append(config)
+    scores = [-0.6495, -0.6577, -0.6601, -0.6885][: len(configs)]
+    return TaskRanking(configs, scores, metadata={"ranker": "esm-logme", "warnings": warnings_})
+
+
+OVERLAPPING = [(1, 3, 0.5, 0.9), (1, 3, 0.3, 0.8), (1, 3, 0.2, 0.7), (4, 4, 0.0, 0.1)]
+SEPARATE = [(1, 1, 1.0, 1.0), (2, 3, 0.0, 1.0), (2, 3, 0.0, 1.0), (4, 4, 0.0, 0.0)]
+
+
+def header_cells(explorer: ResultsExplorer) -> list[str]:
+    head = explorer.table.value.split("<thead>")[1].split("</thead>")[0]
+    return re.findall(r"<th[^>]*>([^<]*)</th>", head)
+
+
+def test_table_shows_the_rank_interval_and_p_top3():
+    """A bootstrapped ranking's table has "Rank interval" and "P(top 3)" columns."""
+    explorer = ResultsExplorer(make_bootstrapped_ranking(OVERLAPPING))
+    headers = header_cells(explorer)
+    assert headers[:3] == ["Rank", "Rank interval", "P(top 3)"]
+    assert "<td class='num'>1-3</td><td class='num'>0.90</td>" in explorer.table.value
+    # A plain ranking has neither column.
+    assert "Rank interval" not in header_cells(ResultsExplorer(make_ranking(3)))
+
+
+def test_note_when_the_top_ranks_are_not_separable():
+    """Rank 1's interval overlapping rank 2's gives a visible note naming the ranks and what
+    to do; a ranking whose rank 1 stands apart (or has no intervals) gets none."""
+    explorer = ResultsExplorer(make_bootstrapped_ranking(OVERLAPPING))
+    assert explorer.separability.layout.display != "none"
+    assert "Ranks 1-3 are not separable at this sample size" in explorer.separability.value
+    assert "Verify tab" in explorer.separability.value
+    assert "add target rows" in explorer.separability.value
+    explorer.ranking = make_bootstrapped_ranking(SEPARATE)
+    assert explorer.separability.layout.display == "none"
+    assert explorer.separability.value == ""
+    explorer.ranking = make_ranking(5)
+    assert explorer.separability.layout.display == "none"
+
+
+def test_table_shows_why_this_dataset_with_dashes_for_missing_values():
+    """Description, language, training rows and each ranker's score are in the table (so a
+    pick reads as domain-near, label-structure-near or both); a missing value reads "—",
+    never "None", "nan" or "null"."""
+    explorer = ResultsExplorer(make_bootstrapped_ranking(OVERLAPPING))
+    headers = header_cells(explorer)
+    for header in ("Description", "Language", "Training rows", "Score (esm-logme)"):
+        assert header in headers
+    assert "Score (textemb)" in headers
+    table = explorer.table.value
+    assert "topic of news 0" in table and "<td>de</td>" in table
+    assert "<td class='num'>0.9000</td>" in table  # textemb of rank 1
+    assert "<td class='desc'>\u2014</td>" in table  # org/t3 has no description
+    cells = re.findall(r"<td[^>]*>([^<]*)</td>", table)
+    assert not {"None", "nan", "null", "NaN", "<NA>"} & set(cells)
+
+
+def test_warnings_are_amber_not_green():
+    """The ranking's warnings (e.g. the small-sample warning) show in the Results view in
+    amber, apart from the green success messages."""
+    message = "LogME scores are unreliable for such samples."
+    explorer = ResultsExplorer(make_bootstrapped_ranking(SEPARATE, warnings_=[message]))
+    assert explorer.warnings.layout.display != "none"
+    assert message in explorer.warnings.value
+    assert results.WARNING_STYLE in explorer.warnings.value
+    assert "#1b5e20" not in explorer.warnings.value  # the success colour
+    assert "#e69500" in explorer.warnings.value
+    explorer.ranking = make_ranking(3)
+    assert explorer.warnings.layout.display == "none"
+
+
+def test_results_view_explains_this_rankings_scores():
+    """The Results view says how to read the score (higher is better, compares only within
+    one ranking) and this ranking's spread, open above the chart."""
+    explorer = ResultsExplorer(make_bootstrapped_ranking(OVERLAPPING))
+    text = explorer.explanation.value
+    assert explorer.explanation.layout.display != "none"
+    assert "How to read the score" in text and "<details open>" in text
+    assert "higher is better" in text.lower()
+    assert "compare only within one ranking" in text
+    assert "spread of 0.039" in text
+    children = list(explorer.children)
+    assert children.index(explorer.explanation) < children.index(explorer.chart)
+
+
+def test_explanation_and_warnings_come_from_the_shared_explain_module(monkeypatch):
+    """The Results view shows explain_scores() under "How to read the score" and
+    ranking_warnings() in amber: the text the other front ends share."""
+    import sys
+    import types
+
+    fake = types.ModuleType("hfselect_widgets.engine.scoring.explain")
+    fake.explain_scores = lambda ranking: [f"Higher is better; {len(ranking)} candidates."]
+    fake.ranking_warnings = lambda ranking: ["Only 12 target rows."]
+    monkeypatch.setitem(sys.modules, "hfselect_widgets.engine.scoring.explain", fake)
+    import hfselect_widgets.engine.scoring as scoring
+
+    monkeypatch.setattr(scoring, "explain", fake, raising=False)
+    explorer = ResultsExplorer(make_ranking(4))
+    assert "How to read the score" in explorer.explanation.value
+    assert "Higher is better; 4 candidates." in explorer.explanation.value
+    assert "Only 12 target rows." in explorer.warnings.value
+    assert explorer.warnings.layout.display != "none"
+
+
+# --- 10,000 rows ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def large_ranking():
+    return make_ranking(10_000)
+
+
+def test_large_ranking_table_pages_of_50_rows(large_ranking):
+    """10,000 rows: the table shows 50 rows a page with "Rows 1-50 of 10,000"; the page
+    buttons move through the pages and stop at the ends."""
+    explorer = ResultsExplorer(large_ranking, top_k=30)
+    assert table_rows(explorer) == results.PAGE_SIZE == 50
+    assert explorer.pager.layout.display != "none"
+    assert "Rows 1-50 of 10,000 (page 1 of 200)" in explorer.page_info.value
+    assert explorer.prev_button.disabled and explorer.first_button.disabled
+    explorer.next_button.click()
+    assert explorer.page == 1 and "Rows 51-100 of 10,000" in explorer.page_info.value
+    assert "<td class='num'>51</td>" in explorer.table.value
+    assert "<td class='num'>50</td>" not in explorer.table.value
+    explorer.last_button.click()
+    assert "Rows 9,951-10,000 of 10,000 (page 200 of 200)" in explorer.page_info.value
+    assert explorer.next_button.disabled and not explorer.prev_button.disabled
+    explorer.next_button.click()  # nothing past the end
+    assert explorer.page == 199
+    explorer.first_button.click()
+    assert explorer.page == 0 and "<td class='num'>1</td>" in explorer.table.value
+
+
+def test_large_ranking_brush_filters_and_restarts_the_pages(large_ranking):
+    """A brush over the histogram keeps the rows in its score range, counted in the pages;
+    the table goes back to its first page."""
+    explorer = ResultsExplorer(large_ranking, top_k=30)
+    explorer.next_button.click()
+    # scores are -1.0 + 0.05 * i: [-1.0, -0.5] holds i = 0..10
+    select(explorer, brush=[-1.0, -0.5])
+    assert explorer.page == 0
+    assert table_rows(explorer) == 11
+    assert explorer.pager.layout.display == "none"  # one page
+    assert "Showing 11 of 10,000 rows" in explorer.selection_info.value
+    select(explorer, brush=[-0.5, 1000.0])  # i = 10 .. 9,999
+    assert "Rows 1-50 of 9,990 (page 1 of 200)" in explorer.page_info.value
+    explorer.last_button.click()
+    assert "Rows 9,951-9,990 of 9,990" in explorer.page_info.value
+    assert table_rows(explorer) == 40
+
+
+def test_large_ranking_chart_shows_top_k_and_all_scores_binned(large_ranking):
+    """The chart has k bars (the slider ends at TOP_K_MAX) and a histogram of all 10,000."""
+    explorer = ResultsExplorer(large_ranking, top_k=30)
+    assert bar_count(explorer) == 30
+    assert explorer.k_slider.max == results.TOP_K_MAX
+    spec = explorer.chart.spec
+    distribution = spec["vconcat"][1]["layer"][0]
+    bins = spec["datasets"][distribution["data"]["name"]]
+    assert sum(row["count"] for row in bins) == 10_000
+
+
+def test_large_ranking_exports_quickly(large_ranking, tmp_path):
+    """Exporting 10,000 rows to CSV and JSON takes seconds at most, and round-trips."""
+    import time
+
+    explorer = ResultsExplorer(large_ranking, top_k=30)
+    started = time.perf_counter()
+    csv = explorer.export_csv(tmp_path / "big.csv")
+    saved = explorer.export_json(tmp_path / "big.json")
+    elapsed = time.perf_counter() - started
+    assert elapsed < 5, f"exports took {elapsed:.1f} s"
+    assert len(TaskRanking.load(csv)) == 10_000
+    assert len(TaskRanking.load(saved)) == 10_000

@@ -133,3 +133,21 @@ def test_csv_without_ranking_columns_is_refused(tmp_path):
     path.write_text("a,b\n1,2\n")
     with pytest.raises(InvalidTaskRankingError, match="Task ID"):
         TaskRanking.load(path)
+
+
+def test_ranking_json_leaves_out_the_source_mean_embedding_and_still_round_trips():
+    """The source mean embedding (D floats per ESM, textemb's input) is not copied into a
+    ranking's JSON: at 10,000 ESMs it made the file 126 MB. Everything else is kept."""
+    from hfselect_widgets.engine.esm.format import ESMConfig
+    from hfselect_widgets.engine.scoring.rankers import SOURCE_EMBEDDING_KEY
+    from hfselect_widgets.engine.scoring.result import TaskRanking
+
+    configs = [
+        ESMConfig(task_id=f"t{i}", base_model_name="m", **{SOURCE_EMBEDDING_KEY: [0.1] * 384})
+        for i in range(3)
+    ]
+    ranking = TaskRanking(configs, [0.3, 0.2, 0.1])
+    text = ranking.to_json()
+    assert SOURCE_EMBEDDING_KEY not in text and "t2" in text
+    assert TaskRanking.from_dict(json.loads(text)) == ranking
+    assert configs[0].get(SOURCE_EMBEDDING_KEY) is not None  # the ESM's own config is untouched

@@ -1,8 +1,11 @@
 """The results explorer: an interactive chart and a filtered table of a :class:`TaskRanking`.
 
-Selecting bars in the top-k chart or brushing the score distribution filters the table below;
-buttons export the ranking to CSV/JSON, load a saved one back, and show the Python code that
-reproduces it. Where widgets cannot render (GitHub, nbviewer, an exported notebook) the output
+Selecting bars in the top-k chart or brushing the score distribution filters the table below,
+which shows 50 rows a page (a 10,000-row ranking stays quick); buttons export the ranking to
+CSV/JSON, load a saved one back, and show the Python code that reproduces it. Above the chart:
+how to read the score and the ranking's warnings (amber), from
+:mod:`hfselect_widgets.engine.scoring.explain`, and a note when the top ranks are not separable
+(bootstrapped rankings). Where widgets cannot render (GitHub, nbviewer, an exported notebook) the output
 carries a PNG of the chart drawn by ``vl-convert`` instead.
 
 The widget is a thin controller: charts come from :mod:`hfselect_widgets.charts`, files are read
@@ -38,7 +41,15 @@ logger = logging.getLogger(__name__)
 DEFAULT_CSV_PATH = "ranking.csv"
 DEFAULT_JSON_PATH = "ranking.json"
 TABLE_MAX_ROWS = 200
-"""Rows drawn in the table; the rest are counted (the export has them all)."""
+"""Rows of the static HTML table (outputs without widgets); the rest are counted."""
+PAGE_SIZE = 50
+"""Rows per page of the explorer's table (a 10,000-row ranking stays quick to show)."""
+TOP_K_MAX = 100
+"""The most bars the chart draws (the *Top k* slider's end); the histogram shows every score."""
+WARNING_STYLE = (
+    "background:#fff4e0;border-left:4px solid #e69500;color:#5c3b00;padding:4px 8px;margin:2px 0"
+)
+"""Amber, for warnings: not the green of a success message."""
 PNG_SCALE = 1.0
 
 _offline_lock = threading.Lock()
@@ -96,42 +107,124 @@ def chart_png(chart: alt.TopLevelMixin, scale: float = PNG_SCALE) -> bytes:
 
 _TABLE_STYLE = (
     "<style>.hfsw-results td,.hfsw-results th{padding:2px 8px;text-align:left;"
-    "border-bottom:1px solid #e0e0e0;white-space:nowrap}"
-    ".hfsw-results td.num,.hfsw-results th.num{text-align:right}</style>"
+    "border-bottom:1px solid #e0e0e0;white-space:nowrap;vertical-align:top}"
+    ".hfsw-results td.num,.hfsw-results th.num{text-align:right}"
+    ".hfsw-results td.desc{white-space:normal;min-width:260px;max-width:420px}</style>"
 )
 
 
-def _cell(value: Any) -> str:
-    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
-        return ""
-    return html.escape(str(value))
+def _cell(value: Any, number_format: str | None = None) -> str:
+    """A table cell's text: missing values read "—" (never "None" or "nan")."""
+    return html.escape(charts.display_value(value, number_format))
 
 
-def table_html(frame: pd.DataFrame, max_rows: int = TABLE_MAX_ROWS) -> str:
-    """An HTML table of a tidy ranking frame; task ids that are Hub ids link to the Hub."""
+def _table_columns(frame: pd.DataFrame) -> list[tuple[str, str, str | None, str]]:
+    """``(frame column, header, number format, cell class)`` of the table, in order: the rank
+    interval and P(top 3) for a bootstrapped ranking, one score per ranker where there are
+    several."""
+    columns: list[tuple[str, str, str | None, str]] = [("rank", "Rank", None, "num")]
+    if charts.has_intervals(frame):
+        columns += [
+            ("rank_interval", "Rank interval", None, "num"),
+            ("p_top3", "P(top 3)", ".2f", "num"),
+        ]
+    columns += [
+        ("task_id", "Task ID", None, ""),
+        ("description", "Description", None, "desc"),
+        ("task_subset", "Subset", None, ""),
+        ("language", "Language", None, ""),
+        ("size", "Training rows", ",d", "num"),
+        ("text_column", "Text column(s)", None, ""),
+        ("label_column", "Label column", None, ""),
+        ("task_split", "Split", None, ""),
+        ("score", "Score", ".6f", "num"),
+    ]
+    columns += [
+        (c, f"Score ({charts.ranker_of(c)})", ".4f", "num") for c in charts.ranker_columns(frame)
+    ]
+    return columns
+
+
+def table_html(frame: pd.DataFrame, max_rows: int = TABLE_MAX_ROWS, start: int = 0) -> str:
+    """An HTML table of rows ``start`` to ``start + max_rows`` of a tidy ranking frame; task
+    ids that are Hub ids link to the Hub. Missing values read "—"."""
+    columns = _table_columns(frame)
+    start = max(int(start), 0)
     rows = []
-    for row in frame.head(max_rows).itertuples(index=False):
-        task = _cell(row.task_id)
-        if row.hub_url:
-            task = f'<a href="{html.escape(row.hub_url)}" target="_blank" rel="noopener">{task}</a>'
-        score = "" if pd.isna(row.score) else f"{row.score:.6f}"
-        rows.append(
-            f"<tr><td class='num'>{_cell(row.rank)}</td><td>{task}</td>"
-            f"<td>{_cell(row.task_subset)}</td><td>{_cell(row.text_column)}</td>"
-            f"<td>{_cell(row.label_column)}</td><td>{_cell(row.task_split)}</td>"
-            f"<td class='num'>{_cell(row.num_examples)}</td><td class='num'>{score}</td></tr>"
-        )
-    more = len(frame) - max_rows
+    for row in frame.iloc[start : start + max_rows].to_dict("records"):
+        cells = []
+        for column, _header, number_format, css in columns:
+            text = _cell(row.get(column), number_format)
+            if column == "task_id" and row.get("hub_url"):
+                url = html.escape(row["hub_url"])
+                text = f'<a href="{url}" target="_blank" rel="noopener">{text}</a>'
+            cells.append(f"<td class='{css}'>{text}</td>" if css else f"<td>{text}</td>")
+        rows.append(f"<tr>{''.join(cells)}</tr>")
+    more = len(frame) - start - max_rows
     footer = (
-        f"<p>… and {more} more rows (export the ranking to see them all).</p>" if more > 0 else ""
+        f"<p>… and {more} more rows (export the ranking to see them all).</p>"
+        if more > 0 and start == 0 and max_rows == TABLE_MAX_ROWS
+        else ""
+    )
+    header = "".join(
+        f"<th class='{css}'>{html.escape(title)}</th>" if css else f"<th>{html.escape(title)}</th>"
+        for _column, title, _format, css in columns
     )
     return (
-        f"{_TABLE_STYLE}<div style='max-height:360px;overflow:auto'>"
-        "<table class='hfsw-results'><thead><tr><th class='num'>Rank</th><th>Task ID</th>"
-        "<th>Subset</th><th>Text column(s)</th><th>Label column</th><th>Split</th>"
-        "<th class='num'>Examples</th><th class='num'>Score</th></tr></thead>"
+        f"{_TABLE_STYLE}<div style='max-height:420px;overflow:auto'>"
+        f"<table class='hfsw-results'><thead><tr>{header}</tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table></div>{footer}"
     )
+
+
+def warnings_html(messages: list[str]) -> str:
+    """Warnings as amber boxes (empty when there are none)."""
+    return "".join(
+        f"<div class='hfsw-warning' style='{WARNING_STYLE}'>\u26a0 {html.escape(str(m))}</div>"
+        for m in messages
+    )
+
+
+def separability_note(frame: pd.DataFrame) -> str:
+    """The note "Ranks 1-n are not separable ..." when rank 1's interval overlaps another's
+    (see :func:`charts.inseparable_top`), else ``""``."""
+    last = charts.inseparable_top(frame)
+    if last < 2:
+        return ""
+    return (
+        f"Ranks 1-{last} are not separable at this sample size: verify them (Verify tab, or "
+        "verify_transfer()) or add target rows."
+    )
+
+
+_FALLBACK_EXPLANATION = [
+    "Higher is better. Scores compare the candidates of this ranking with one another only: "
+    "their scale depends on the target, its size and the base model."
+]
+
+
+def ranking_notes(ranking: TaskRanking | None) -> tuple[list[str], list[str]]:
+    """``(explanation, warnings)`` of a ranking: how to read its scores and what to watch out
+    for, from :mod:`hfselect_widgets.engine.scoring.explain` (the text every front end shares);
+    the warnings recorded with the ranking if that module cannot say."""
+    if ranking is None:
+        return [], []
+    recorded = [str(m) for m in ranking.metadata.get("warnings") or []]
+    try:
+        from hfselect_widgets.engine.scoring import explain
+    except ImportError:
+        return list(_FALLBACK_EXPLANATION), recorded
+    try:
+        explanation = [str(line) for line in explain.explain_scores(ranking)]
+    except Exception as error:  # an explanation is optional; the ranking still shows
+        logger.warning("Could not explain the scores: %s", error)
+        explanation = list(_FALLBACK_EXPLANATION)
+    try:
+        found = [str(line) for line in explain.ranking_warnings(ranking)]
+    except Exception as error:  # the recorded warnings still show
+        logger.warning("Could not collect the ranking's warnings: %s", error)
+        found = []
+    return explanation, found or recorded
 
 
 def _message(text: str, error: bool = False) -> str:
@@ -140,6 +233,10 @@ def _message(text: str, error: bool = False) -> str:
 
 
 # --- the widget -----------------------------------------------------------------------------
+
+
+def _ranker_of(ranking: TaskRanking | None) -> str | None:
+    return ranking.metadata.get("ranker") if ranking is not None else None
 
 
 def _check_ranking(ranking: Any) -> None:
@@ -156,9 +253,14 @@ class ResultsExplorer(widgets.VBox):
 
     Attributes:
         chart: the ``altair.JupyterChart`` (selections ``"bars"`` and ``"brush"``).
-        table: an ``ipywidgets.HTML`` with the rows the selections pick.
-        k_slider: the number of bars.
+        table: an ``ipywidgets.HTML`` with one page (:data:`PAGE_SIZE` rows) of the rows the
+            selections pick; ``first_button``, ``prev_button``, ``next_button``,
+            ``last_button`` turn the pages and ``page_info`` reads "Rows 51-100 of 10,000".
+        k_slider: the number of bars (at most :data:`TOP_K_MAX`).
         summary: counts of ranked datasets and skipped ESMs.
+        warnings: the ranking's warnings, in amber (hidden when there are none).
+        separability: the note that the top ranks are not separable (bootstrapped rankings).
+        explanation: how to read the score (a collapsible paragraph).
         status: the last export/load message (or error).
     """
 
@@ -169,17 +271,25 @@ class ResultsExplorer(widgets.VBox):
         self._frame = charts.ranking_frame(ranking)
         self._top_k = max(int(top_k), 1)
         self._syncing = False  # True while the ranking setter moves the slider
-        first_k = max(min(self._top_k, len(self._frame)), 1)
+        self._page = 0
+        self._rows = self._frame  # the rows the selections pick
+        first_k = max(min(self._top_k, len(self._frame), TOP_K_MAX), 1)
 
         self.summary = widgets.HTML()
         self.failures_toggle = widgets.ToggleButton(
             description="Skipped ESMs", icon="list", tooltip="List the ESMs that were skipped"
         )
         self.failures_list = widgets.HTML(layout=widgets.Layout(display="none"))
+        self.warnings = widgets.HTML(layout=widgets.Layout(display="none"))
+        self.warnings.add_class("hfsw-results-warnings")
+        self.separability = widgets.HTML(layout=widgets.Layout(display="none"))
+        self.separability.add_class("hfsw-separability-note")
+        self.explanation = widgets.HTML()
+        self.explanation.add_class("hfsw-score-explanation")
         self.k_slider = widgets.IntSlider(
             value=first_k,
             min=1,
-            max=max(len(self._frame), 1),
+            max=max(min(len(self._frame), TOP_K_MAX), 1),
             description="Top k",
             continuous_update=False,
         )
@@ -188,11 +298,37 @@ class ResultsExplorer(widgets.VBox):
         # SVG rather than canvas: each bar is an element with an aria-label, which screen
         # readers (and the browser tests) can find and click.
         self.chart = alt.JupyterChart(
-            charts.ranking_chart(self._frame, first_k), embed_options=CHART_EMBED_OPTIONS
+            charts.ranking_chart(self._frame, first_k, ranker=_ranker_of(ranking)),
+            embed_options=CHART_EMBED_OPTIONS,
         )
         self.selection_info = widgets.HTML()
         self.table = widgets.HTML()
         self.table.add_class("hfsw-results-table")  # a stable hook for styling and browser tests
+        pager_button = widgets.Layout(width="auto")
+        self.first_button = widgets.Button(
+            description="First", icon="angle-double-left", layout=pager_button
+        )
+        self.prev_button = widgets.Button(
+            description="Previous", icon="angle-left", layout=pager_button
+        )
+        self.next_button = widgets.Button(
+            description="Next", icon="angle-right", layout=pager_button
+        )
+        self.last_button = widgets.Button(
+            description="Last", icon="angle-double-right", layout=pager_button
+        )
+        self.page_info = widgets.HTML()
+        self.page_info.add_class("hfsw-page-info")
+        self.pager = widgets.HBox(
+            [
+                self.first_button,
+                self.prev_button,
+                self.page_info,
+                self.next_button,
+                self.last_button,
+            ]
+        )
+        self.pager.add_class("hfsw-results-pager")
 
         text_layout = widgets.Layout(width="260px")
         self.csv_path = widgets.Text(value=DEFAULT_CSV_PATH, layout=text_layout)
@@ -220,15 +356,23 @@ class ResultsExplorer(widgets.VBox):
         )
         self.load_button.on_click(self._on_load_click)
         self.code_toggle.observe(self._on_code_toggle, names="value")
+        self.first_button.on_click(lambda _: self.show_page(0))
+        self.prev_button.on_click(lambda _: self.show_page(self._page - 1))
+        self.next_button.on_click(lambda _: self.show_page(self._page + 1))
+        self.last_button.on_click(lambda _: self.show_page(self.page_count - 1))
 
         super().__init__(
             children=[
                 widgets.HBox([self.summary, self.failures_toggle]),
                 self.failures_list,
+                self.warnings,
+                self.explanation,
+                self.separability,
                 self.k_slider,
                 self.chart,
                 self.selection_info,
                 self.table,
+                self.pager,
                 widgets.HBox(
                     [
                         self.csv_path,
@@ -266,8 +410,8 @@ class ResultsExplorer(widgets.VBox):
         self._syncing = True  # one chart redraw below, not one per slider change
         try:
             with self.k_slider.hold_trait_notifications():
-                self.k_slider.max = max(count, 1)
-                self.k_slider.value = max(min(self._top_k, max(count, 1)), 1)
+                self.k_slider.max = max(min(count, TOP_K_MAX), 1)
+                self.k_slider.value = max(min(self._top_k, count, TOP_K_MAX), 1)
         finally:
             self._syncing = False
         self.k_slider.disabled = count == 0
@@ -279,6 +423,7 @@ class ResultsExplorer(widgets.VBox):
             self.chart.layout.display = "none" if self._frame.empty else None
             self._update_table()
         self._update_summary()
+        self._update_notes()
         if self.code_toggle.value:
             self.code.value = self.python_code()
 
@@ -290,6 +435,21 @@ class ResultsExplorer(widgets.VBox):
     def selected_rows(self) -> pd.DataFrame:
         """The rows of the ranking picked by the chart's selections (all rows when none)."""
         return charts.filter_frame(self._frame, self.chart.selections)
+
+    @property
+    def page(self) -> int:
+        """The table's page shown, from 0."""
+        return self._page
+
+    @property
+    def page_count(self) -> int:
+        """How many pages of :data:`PAGE_SIZE` rows the selected rows fill (at least 1)."""
+        return max(1, -(-len(self._rows) // PAGE_SIZE))
+
+    def show_page(self, page: int) -> None:
+        """Show page ``page`` (from 0; clipped to the pages there are) of the selected rows."""
+        self._page = min(max(int(page), 0), self.page_count - 1)
+        self._render_page()
 
     # -- actions -------------------------------------------------------------------------------
 
@@ -323,7 +483,10 @@ class ResultsExplorer(widgets.VBox):
         if self._ranking is None:
             return None
         try:
-            return chart_png(charts.ranking_chart(self._frame, self.k_slider.value))
+            chart = charts.ranking_chart(
+                self._frame, self.k_slider.value, ranker=_ranker_of(self._ranking)
+            )
+            return chart_png(chart)
         except Exception as error:  # a picture is optional; the table fallback follows
             logger.warning("Could not draw the ranking chart as PNG: %s", error)
             return None
@@ -338,7 +501,9 @@ class ResultsExplorer(widgets.VBox):
         return path.resolve()
 
     def _redraw_chart(self) -> None:
-        self.chart.chart = charts.ranking_chart(self._frame, self.k_slider.value)
+        self.chart.chart = charts.ranking_chart(
+            self._frame, self.k_slider.value, ranker=_ranker_of(self._ranking)
+        )
         self.chart.layout.display = "none" if self._frame.empty else None
         # A new chart starts without selections; redraw the table whether or not the
         # selection state changed.
@@ -351,7 +516,7 @@ class ResultsExplorer(widgets.VBox):
             self.failures_toggle.layout.display = "none"
             self.failures_list.layout.display = "none"
             return
-        parts = [f"<b>{len(ranking)}</b> intermediate datasets ranked"]
+        parts = [f"<b>{len(ranking):,}</b> intermediate datasets ranked"]
         target = (ranking.metadata.get("dataset") or {}).get("task_id")
         if target:
             parts.append(f" for <code>{html.escape(str(target))}</code>")
@@ -369,8 +534,42 @@ class ResultsExplorer(widgets.VBox):
         self.failures_list.value = f"<ul>{items}</ul>" if items else ""
         self._on_failures_toggle()
 
+    def _update_notes(self) -> None:
+        explanation, messages = ranking_notes(self._ranking)
+        self.warnings.value = warnings_html(messages)
+        self.warnings.layout.display = None if messages else "none"
+        note = separability_note(self._frame)
+        self.separability.value = warnings_html([note]) if note else ""
+        self.separability.layout.display = None if note else "none"
+        if explanation:
+            paragraphs = "".join(
+                f"<p style='margin:2px 0'>{html.escape(t)}</p>" for t in explanation
+            )
+            summary = "<summary><b>How to read the score</b></summary>"
+            self.explanation.value = f"<details open>{summary}{paragraphs}</details>"
+        else:
+            self.explanation.value = ""
+        self.explanation.layout.display = None if explanation else "none"
+
+    def _render_page(self) -> None:
+        rows, count = self._rows, len(self._rows)
+        start = self._page * PAGE_SIZE
+        self.table.value = table_html(rows, max_rows=PAGE_SIZE, start=start) if count else ""
+        end = min(start + PAGE_SIZE, count)
+        self.page_info.value = (
+            f"Rows {start + 1:,}-{end:,} of {count:,} (page {self._page + 1:,} of "
+            f"{self.page_count:,})"
+            if count
+            else "No rows"
+        )
+        self.first_button.disabled = self.prev_button.disabled = self._page == 0
+        self.next_button.disabled = self.last_button.disabled = self._page >= self.page_count - 1
+        self.pager.layout.display = None if count > PAGE_SIZE else "none"
+
     def _update_table(self) -> None:
         rows = self.selected_rows()
+        self._rows = rows
+        self._page = 0  # a new selection starts at its first row
         total = len(self._frame)
         values = charts.selection_values(self.chart.selections)
         filters = []
@@ -380,16 +579,16 @@ class ResultsExplorer(widgets.VBox):
         if score_range:
             filters.append(f"score in [{min(score_range):.4f}, {max(score_range):.4f}]")
         if filters:
-            info = f"Showing {len(rows)} of {total} rows: {' and '.join(filters)}."
+            info = f"Showing {len(rows):,} of {total:,} rows: {' and '.join(filters)}."
         elif total:
             info = (
-                f"Showing all {total} rows. Click bars (shift-click for several) or drag over "
+                f"Showing all {total:,} rows. Click bars (shift-click for several) or drag over "
                 "the distribution to filter; double-click to clear."
             )
         else:
             info = ""
         self.selection_info.value = html.escape(info)
-        self.table.value = table_html(rows) if total else ""
+        self._render_page()
 
     # -- callbacks -----------------------------------------------------------------------------
 
@@ -459,9 +658,14 @@ class ResultsExplorer(widgets.VBox):
 
 
 __all__ = [
+    "PAGE_SIZE",
+    "TOP_K_MAX",
     "ResultsExplorer",
     "chart_png",
     "enable_offline_charts",
     "ranking_code",
+    "ranking_notes",
+    "separability_note",
     "table_html",
+    "warnings_html",
 ]

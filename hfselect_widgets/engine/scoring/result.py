@@ -53,6 +53,17 @@ def _fmt_cell(value: Any) -> str:
     return str(value)
 
 
+def _exported_config(config) -> dict[str, Any]:
+    """An ESM config for a ranking's JSON. The source mean embedding (``textemb``'s input, D
+    floats) is left out: it was 95 % of a 10,000-row ranking's JSON (126 MB, 24 s to write) and
+    is read from the ESM itself when needed."""
+    from hfselect_widgets.engine.scoring.rankers import SOURCE_EMBEDDING_KEY
+
+    data = config.to_dict()
+    data.pop(SOURCE_EMBEDDING_KEY, None)
+    return data
+
+
 class TaskRanking(Sequence):
     """Intermediate datasets ranked by their ESM-LogME score (higher is better).
 
@@ -139,7 +150,9 @@ class TaskRanking(Sequence):
             isinstance(other, TaskRanking)
             and self.scores == other.scores
             and self.ranks == other.ranks
-            and [c.to_dict() for c in self.esm_configs] == [c.to_dict() for c in other.esm_configs]
+            # Compared as exported, so a ranking equals itself read back from JSON.
+            and [_exported_config(c) for c in self.esm_configs]
+            == [_exported_config(c) for c in other.esm_configs]
         )
 
     # -- accessors ---------------------------------------------------------------------------
@@ -317,7 +330,8 @@ class TaskRanking(Sequence):
         return pd.DataFrame.from_dict(data).set_index("Rank")
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict: metadata, failures and one entry per row with the full config."""
+        """A JSON-ready dict: metadata, failures and one entry per row with its config (all of it
+        but the source's mean embedding, which stays in the ESM: see :func:`_exported_config`)."""
         return {
             "format": "hfselect_widgets.TaskRanking/1",
             "metadata": self.metadata,
@@ -328,7 +342,7 @@ class TaskRanking(Sequence):
                     "score": score,
                     "repo_id": config.repo_id,
                     "source": config.source,
-                    "config": config.to_dict(),
+                    "config": _exported_config(config),
                     **({"ranker_scores": config.ranker_scores} if config.ranker_scores else {}),
                     **({"rank_interval": config.rank_interval} if config.rank_interval else {}),
                 }
