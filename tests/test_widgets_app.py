@@ -36,11 +36,14 @@ def small_ranking() -> TaskRanking:
 
 
 def test_app_starts_ready_for_the_offline_demo():
-    """Out of the box: three tabs, the demo target and the demo ESM collection, Rank enabled."""
+    """Out of the box: four tabs, the demo target and the demo ESM collection, Rank enabled."""
     app = App(namespace={})
     assert get_titles(app) == TAB_TITLES  # ipywidgets 7.7 has no titles trait
+    assert TAB_TITLES == ("Rank", "Results", "Verify", "Train & publish")
     assert app.selected_index == RANK_TAB
-    assert app.children[1] is app.results and app.children[2] is app.train_panel
+    assert app.children[1] is app.results and app.children[2] is app.verify_panel
+    assert app.children[3] is app.train_panel
+    assert app.verify_panel.verify_button.disabled  # nothing ranked yet: nothing to verify
     assert app.picker.source.value == "demo" and app.pool.esm_source.value == "demo"
     assert not app.run_panel.rank_button.disabled
     assert app.ranking is None

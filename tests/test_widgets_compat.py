@@ -79,18 +79,20 @@ def test_no_widget_gets_an_argument_the_installed_ipywidgets_ignores():
     with warnings.catch_warnings():
         warnings.filterwarnings("error", message=IGNORED_ARGUMENT)
         app = App(namespace={}, ranking=ranking)
-    assert _compat.get_titles(app) == ("Rank", "Results", "Train & publish")
+    assert _compat.get_titles(app) == ("Rank", "Results", "Verify", "Train & publish")
     accordions = [
         app.picker.children[-1],
         app.run_panel.skipped,
         app.run_panel.errors.details,
         app.train_panel.advanced,
+        app.verify_panel.errors.details,
     ]
     assert [a.get_title(0) for a in accordions] == [
         "Preview",
         "Skipped ESMs",
         "Traceback",
         "Advanced settings",
+        "Traceback",
     ]
     assert "Filters" in [
         c.get_title(0) for c in app.pool.children if isinstance(c, widgets.Accordion)

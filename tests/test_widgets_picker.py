@@ -252,6 +252,56 @@ def test_demo_source_is_ready_offline():
     assert len(dataset) == 50 and dataset.metadata["held_out_from"]
 
 
+def test_force_checkbox_reaches_the_target_request():
+    """ "Rank anyway (skip the target checks)" sets TargetRequest.force (off by default), the
+    flag that lets the engine's target checks pass a doubtful target."""
+    picker = DatasetPicker({}, source="demo")
+    assert picker.force.description == "Rank anyway (skip the target checks)"
+    assert picker.target_request().force is False
+    picker.force.value = True
+    assert picker.target_request().force is True and picker.choices()["force"] is True
+
+
+def test_changing_source_never_sends_a_selection_beyond_the_new_columns():
+    """The browser redraws the text-column list as soon as new options arrive and re-applies
+    the selection it holds: an index past the new list's end failed there with "Cannot set
+    properties of undefined (setting 'selected')" (switching to and from the demo target).
+    Whenever the options change, the selection already synced must fit them."""
+    frame = pd.DataFrame({"a": ["x"] * 4, "b": ["y"] * 4, "c": [1, 2, 3, 4], "review": ["r"] * 4})
+    picker = DatasetPicker({"wide": frame}, source="dataframe")
+    picker.text_cols.value = ("review",)  # index 3: beyond the demo's two columns
+    bad = []
+
+    def check(change):
+        labels = change["new"]
+        index = picker.text_cols.index or ()
+        if any(i >= len(labels) for i in index):
+            bad.append((labels, index))
+
+    picker.text_cols.observe(check, "_options_labels")
+    for source in ("demo", "hub", "dataframe", "demo", "upload", "demo"):
+        picker.source.value = source
+    assert bad == []
+    assert picker.text_cols.value == ("text",) and picker.valid
+
+
+def test_hub_inspect_without_network_says_so_in_words(tmp_path):
+    """A raw connection error from the Hub client (httpx's ConnectError) reads as "Cannot
+    reach the Hugging Face Hub ..." with what to do, not as "ConnectError: [Errno -3] ..."."""
+    import httpx
+
+    class NoNetwork:
+        def dataset_info(self, name, **kwargs):
+            raise httpx.ConnectError("[Errno -3] Temporary failure in name resolution")
+
+    picker = DatasetPicker({}, hf_api=NoNetwork(), source="hub")
+    picker.hub_id.value = "someone/some-dataset"
+    assert not picker.valid
+    problem = picker.problems[0]
+    assert problem.startswith("Cannot reach the Hugging Face Hub"), problem
+    assert "demo target" in problem and "Source" in problem
+
+
 # --- ESMPoolSelector -------------------------------------------------------------------------
 
 
@@ -399,6 +449,24 @@ def test_refresh_from_hub_fetches_coverage_and_index_with_a_fake_hub(isolated_ca
     assert "<b>2</b> Hub ESMs for this model" in pool.coverage_note.value
     assert pool.match_count == 2 and pool.valid
     assert not pool.refresh_button.disabled
+
+
+def _px(width: str) -> int:
+    assert width.endswith("px"), width
+    return int(width[:-2])
+
+
+def test_button_labels_fit_their_buttons():
+    """Labels were cut to "Demo collect…" and "Refresh from H…": each toggle button and the
+    refresh button is at least as wide as its longest label needs (about 7 px per character
+    plus padding, and an icon's width)."""
+    pool = ESMPoolSelector()
+    picker = DatasetPicker({}, source="demo")
+    for toggles in (pool.esm_source, pool.model_kind, picker.source, picker.task_type):
+        longest = max(len(label) for label, _ in toggles.options)
+        assert _px(toggles.style.button_width) >= 7 * longest + 24, toggles.options
+    for label in ("Refresh from Hub", "Rescan folder"):
+        assert _px(pool.refresh_button.layout.width) >= 7 * len(label) + 24 + 20  # + icon
 
 
 def test_split_items_reads_lines_commas_and_spaces():

@@ -186,6 +186,69 @@ def test_ranker_receives_the_pool_selection_and_settings(tiny_model, esm_dir):
     assert task.state == "failed" and "RuntimeError: stop here" in panel.errors.text
 
 
+def test_ranker_and_rank_intervals_reach_the_request_and_the_ranking(tiny_model, esm_dir):
+    """The Ranker dropdown offers every engine ranker (ESM-LogME first, the default); the
+    choice and "Rank intervals" (off, or a bootstrap of the top K, K=20 by default) go into the
+    RankingRequest, and the ranking records the ranker that produced it."""
+    from hfselect_widgets.engine import defaults
+
+    panel = make_panel(tiny_model, esm_dir)
+    assert [value for _, value in panel.ranker_menu.options] == list(defaults.RANKER_NAMES)
+    assert panel.ranker_menu.value == defaults.RANKER == "esm-logme"
+    assert panel.uncertainty == 0 and panel.uncertainty_k.value == 20
+    assert panel.uncertainty_k.layout.display == "none"  # shown only when switched on
+    request = panel.ranking_request()
+    assert request.ranker == "esm-logme" and request.uncertainty == 0
+
+    panel.ranker_menu.value = "knn"
+    panel.uncertainty_toggle.value = True
+    panel.uncertainty_k.value = 3
+    assert panel.uncertainty_k.layout.display is None
+    request = panel.ranking_request()
+    assert request.ranker == "knn" and request.uncertainty == 3
+
+    task = panel.rank(wait=True)
+    assert task.state == "succeeded", task.traceback
+    assert panel.ranking.metadata["ranker"] == "knn"
+    assert panel.ranking.metadata.get("uncertainty")  # the bootstrap ran
+    assert "(ranker: knn)" in panel.status.value
+
+
+def test_small_sample_warning_is_amber_not_green(tiny_model, esm_dir):
+    """The engine's warning about a small sample (20 rows <= 32 dimensions) is shown in the
+    warning colour, apart from the green success line."""
+    from hfselect_widgets.widgets.worker import message_html
+
+    panel = make_panel(tiny_model, esm_dir)
+    assert panel.rank(wait=True).state == "succeeded"
+    ok_block, _, warn_block = panel.status.value.partition("</div>")
+    amber = message_html("x", "warn").split("'")[1]  # the style of a warning
+    green = message_html("x", "ok").split("'")[1]
+    assert "Ranked 3 intermediate datasets" in ok_block and green in ok_block
+    assert "unreliable" not in ok_block
+    assert "unreliable" in warn_block and amber in warn_block
+
+
+def test_target_check_refusal_names_the_force_box_and_force_ranks_anyway(tiny_model, esm_dir):
+    """Labels that are nearly all unique (free text) are refused with advice that names the
+    "Rank anyway (skip the target checks)" box; ticking it ranks the same target."""
+    from hfselect_widgets.errors import LabelsLookLikeTextError
+
+    texts = TINY_TEXTS + TINY_TEXTS[:10]
+    frame = pd.DataFrame({"text": texts, "opinion": [f"opinion {i}" for i in range(30)]})
+    panel = make_panel(tiny_model, esm_dir, namespace={"target": frame})
+    panel.picker.text_cols.value = ("text",)
+    panel.picker.label_col.value = "opinion"
+    panel.picker.task_type.value = "classification"
+
+    task = panel.rank(wait=True)
+    assert task.state == "failed" and isinstance(task.error, LabelsLookLikeTextError)
+    assert 'tick "Rank anyway (skip the target checks)"' in panel.errors.text
+
+    panel.picker.force.value = True
+    assert panel.rank(wait=True).state == "succeeded"
+
+
 # --- the worker ----------------------------------------------------------------------------------
 
 
@@ -260,6 +323,25 @@ def test_stage_progress_shows_counts_time_left_and_completion():
     assert bars.text("embedding").startswith("10 / 10 texts")
     bars.reset()
     assert bars.text("embedding") == "waiting" and bars.bar("embedding").value == 0
+
+
+def test_stopped_bars_keep_their_counts_but_no_time_left():
+    """After a cancel the bar of a stage in progress read "2 / 10 ESMs · 49 s left" for good;
+    it now keeps the counts and says "stopped" ("failed" after an error)."""
+    import time
+
+    bars = StageProgress(["embedding", "scoring"], min_interval=0)
+    bars("embedding", 10, 10)
+    bars("scoring", 1, 10)
+    bars._rows["scoring"].first_seen = (time.monotonic() - 30, 0)  # 30 s for the first ESM
+    bars("scoring", 2, 10)
+    assert "left" in bars.text("scoring")
+    bars.mark_stopped("warning")
+    assert bars.text("scoring") == "2 / 10 ESMs · stopped"
+    assert bars.bar("scoring").bar_style == "warning"
+    assert bars.text("embedding").startswith("10 / 10 texts")  # a finished stage stays so
+    bars.mark_stopped("danger")
+    assert bars.text("scoring") == "2 / 10 ESMs · failed"
 
 
 def test_error_box_redacts_and_hides():

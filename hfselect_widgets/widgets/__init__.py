@@ -6,6 +6,7 @@ Every component works alone or inside :class:`App`:
 * :class:`ESMPoolSelector`: the base model and the ESMs to rank with, with a live count.
 * :class:`RunPanel`: Rank / Cancel with progress per stage, errors and skipped ESMs.
 * :class:`ResultsExplorer`: an interactive chart and table of a ranking.
+* :class:`VerifyPanel`: check the top picks by fine-tuning on them, then on the target.
 * :class:`TrainPublishPanel`: train an ESM and publish it to the Hub.
 
 Names are imported lazily, so that ``import hfselect_widgets.widgets`` stays cheap.
@@ -23,6 +24,7 @@ _EXPORTS = {
     "RunPanel": ".run_panel",
     "TrainPublishPanel": ".train_publish",
     "ResultsExplorer": ".results",
+    "VerifyPanel": ".verify_panel",
     "BackgroundTask": ".worker",
 }
 
@@ -34,6 +36,7 @@ __all__ = [
     "ResultsExplorer",
     "RunPanel",
     "TrainPublishPanel",
+    "VerifyPanel",
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -43,6 +46,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from hfselect_widgets.widgets.results import ResultsExplorer
     from hfselect_widgets.widgets.run_panel import RunPanel
     from hfselect_widgets.widgets.train_publish import TrainPublishPanel
+    from hfselect_widgets.widgets.verify_panel import VerifyPanel
     from hfselect_widgets.widgets.worker import BackgroundTask
 
 

@@ -2,7 +2,8 @@
 
 ``App()`` is what the quickstart notebook shows. Its "Rank" tab joins the dataset picker, the
 ESM pool selector and the run panel; when a ranking finishes, the "Results" tab receives it and
-is selected; "Train & publish" trains an ESM for a dataset of your own and publishes it. Out of
+is selected, and the "Verify" tab can check its top picks by real fine-tuning on the target;
+"Train & publish" trains an ESM for a dataset of your own and publishes it. Out of
 the box it ranks the bundled demo target against the bundled demo ESM collection, offline. Each
 component is also usable alone (see :mod:`hfselect_widgets.widgets`).
 """
@@ -20,16 +21,17 @@ from hfselect_widgets.widgets.dataset_picker import SOURCE_DEMO, DatasetPicker
 from hfselect_widgets.widgets.esm_pool import ESMPoolSelector
 from hfselect_widgets.widgets.run_panel import RunPanel
 from hfselect_widgets.widgets.train_publish import TrainPublishPanel
+from hfselect_widgets.widgets.verify_panel import VerifyPanel
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from hfselect_widgets.widgets.results import ResultsExplorer
 
-RANK_TAB, RESULTS_TAB, TRAIN_TAB = 0, 1, 2
-TAB_TITLES = ("Rank", "Results", "Train & publish")
+RANK_TAB, RESULTS_TAB, VERIFY_TAB, TRAIN_TAB = 0, 1, 2, 3
+TAB_TITLES = ("Rank", "Results", "Verify", "Train & publish")
 
 
 class App(widgets.Tab):
-    """Tabs "Rank", "Results" and "Train & publish" over one notebook session.
+    """Tabs "Rank", "Results", "Verify" and "Train & publish" over one notebook session.
 
     Args:
         namespace: where the dataset pickers look for DataFrames (default: the notebook's).
@@ -40,10 +42,13 @@ class App(widgets.Tab):
         run_options: passed to :class:`RunPanel` (``batch_size``, ``device_name``, ...).
         pool_options: passed to :class:`ESMPoolSelector` (``source="hub"``, ``model_name``,
             ``esm_dir``); by default the bundled demo collection.
+        verify_options: passed to :class:`~.verify_panel.VerifyPanel` (``sources``, ``k``,
+            ``seeds``, ``target_rows``, ``source_rows``, ``epochs``, ``device``, ...).
 
     Attributes:
         picker, pool, run_panel: the parts of the Rank tab.
         results: the :class:`~.results.ResultsExplorer` of the Results tab.
+        verify_panel: the :class:`~.verify_panel.VerifyPanel` of the Verify tab.
         train_panel: the :class:`TrainPublishPanel`.
     """
 
@@ -57,6 +62,7 @@ class App(widgets.Tab):
         top_k: int = 10,
         run_options: Mapping[str, Any] | None = None,
         pool_options: Mapping[str, Any] | None = None,
+        verify_options: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ):
         from hfselect_widgets.widgets.results import (
@@ -67,6 +73,7 @@ class App(widgets.Tab):
         self.pool = ESMPoolSelector(hf_api=hf_api, **dict(pool_options or {}))
         self.run_panel = RunPanel(self.picker, self.pool, **dict(run_options or {}))
         self.results: ResultsExplorer = ResultsExplorer(ranking, top_k=top_k)
+        self.verify_panel = VerifyPanel(ranking, **dict(verify_options or {}))
         self.train_panel = TrainPublishPanel(self.picker.namespace, hf_api=hf_api)
         rank_tab = widgets.VBox(
             [
@@ -78,7 +85,9 @@ class App(widgets.Tab):
                 self.run_panel,
             ]
         )
-        super().__init__(children=[rank_tab, self.results, self.train_panel], **kwargs)
+        super().__init__(
+            children=[rank_tab, self.results, self.verify_panel, self.train_panel], **kwargs
+        )
         set_titles(self, TAB_TITLES)
         self._ranking = ranking
         self.run_panel.on_ranking(self._show_ranking)
@@ -107,6 +116,8 @@ class App(widgets.Tab):
     def _show_ranking(self, ranking: TaskRanking) -> None:
         self._ranking = ranking
         self.results.ranking = ranking
+        # The Verify tab checks this ranking on the target it was made for.
+        self.verify_panel.set_ranking(ranking, self.run_panel.dataset)
         self.selected_index = RESULTS_TAB
 
 

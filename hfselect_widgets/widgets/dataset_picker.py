@@ -48,6 +48,8 @@ TASK_REGRESSION = "regression"
 UPLOAD_ACCEPT = ",".join(sorted(FILE_FORMATS))
 """File suffixes the upload button offers (those ``Dataset.from_file`` reads)."""
 
+FORCE_LABEL = "Rank anyway (skip the target checks)"
+
 _PREVIEW_CELL_CHARS = 80
 _LABEL_WIDTH = "130px"
 
@@ -200,7 +202,7 @@ class DatasetPicker(widgets.VBox):
                 ("Regression", TASK_REGRESSION),
             ],
             value=TASK_AUTO,
-            style={"button_width": "110px"},
+            style={"button_width": "130px"},  # "Classification" whole
         )
         self.num_examples = widgets.BoundedIntText(
             value=num_examples, min=0, max=10**9, layout=widgets.Layout(width="120px")
@@ -208,6 +210,14 @@ class DatasetPicker(widgets.VBox):
         self.seed = widgets.IntText(value=seed, layout=widgets.Layout(width="120px"))
         self.drop_missing = widgets.Checkbox(
             value=False, description="Drop rows without text or label", indent=False
+        )
+        # TargetRequest.force: rank although a target check doubts the data (labels that look
+        # like free text, nearly constant texts); the checks' errors name this box.
+        self.force = widgets.Checkbox(
+            value=False,
+            description=FORCE_LABEL,
+            indent=False,
+            layout=widgets.Layout(width="auto"),
         )
         self.suggestion_note = widgets.HTML()
         self.message = widgets.HTML()
@@ -229,6 +239,7 @@ class DatasetPicker(widgets.VBox):
                     "Sample",
                 ),
                 _described(self.drop_missing, "Missing values"),
+                _described(self.force, "Checks"),
                 self.suggestion_note,
                 self.message,
                 preview_box,
@@ -398,6 +409,10 @@ class DatasetPicker(widgets.VBox):
         """Offer ``columns`` and preselect what ``suggestion`` proposes."""
         self.suggestion = suggestion
         columns = list(columns)
+        # Unselect first: the browser redraws the list when the new options arrive, while it
+        # still holds the old selection; an old index past the new list's end made it fail with
+        # "Cannot set properties of undefined (setting 'selected')".
+        self.text_cols.value = ()
         self.text_cols.options = columns
         self.label_col.options = columns
         if suggestion is None:
@@ -519,6 +534,7 @@ class DatasetPicker(widgets.VBox):
             seed=self.seed.value,
             name=self.dataset_name if source in (SOURCE_UPLOAD, SOURCE_DATAFRAME) else None,
             drop_missing=self.drop_missing.value,
+            force=self.force.value,
         )
 
     def build_dataset(self) -> Dataset:
@@ -542,6 +558,7 @@ class DatasetPicker(widgets.VBox):
             "num_examples": self.num_examples.value or None,
             "seed": self.seed.value,
             "drop_missing": self.drop_missing.value,
+            "force": self.force.value,
         }
 
 

@@ -48,6 +48,10 @@ ESM_SOURCE_HUB = "hub"
 ESM_SOURCE_FOLDER = "folder"
 ESM_SOURCE_DEMO = "demo"
 ESM_SOURCES = (ESM_SOURCE_HUB, ESM_SOURCE_FOLDER, ESM_SOURCE_DEMO)
+BUTTON_WIDTH = "150px"
+"""Width of the ESM source buttons: the longest label, "Demo collection", fits whole."""
+REFRESH_BUTTON_WIDTH = "180px"
+"""Width of "Refresh from Hub" / "Rescan folder" with its icon."""
 
 MODEL_HUB = "hub"
 MODEL_FOLDER = "folder"
@@ -151,7 +155,8 @@ class ESMPoolSelector(widgets.VBox):
                 ("Demo collection", ESM_SOURCE_DEMO),
             ],
             value=source,
-            style={"button_width": "120px"},
+            # wide enough for "Demo collection" with its padding (120px cut it to "Demo collect…")
+            style={"button_width": BUTTON_WIDTH},
         )
         self.esm_dir = widgets.Text(
             value=str(esm_dir) if esm_dir is not None else "",
@@ -164,6 +169,8 @@ class ESMPoolSelector(widgets.VBox):
             description="Refresh from Hub",
             icon="refresh",
             tooltip="Fetch the base models' ESM counts and this model's ESM index from the Hub",
+            # the default 148px cut the label with its icon to "Refresh from H…"
+            layout=widgets.Layout(width=REFRESH_BUTTON_WIDTH),
         )
         self.refresh_progress = StageProgress([STAGE_METADATA])
         self.refresh_progress.layout.display = "none"

@@ -19,6 +19,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
+from hfselect_widgets.engine import defaults
 from hfselect_widgets.engine.progress import (
     STAGE_DOWNLOAD,
     STAGE_EMBEDDING,
@@ -49,6 +50,18 @@ SUMMARY_ROWS = 5
 
 Ranker = Callable[..., TaskRanking]
 
+UNCERTAINTY_K = 20
+"""Rank intervals for the top this-many ESMs when switched on (the engine's default K)."""
+
+RANKER_LABELS = {
+    "esm-logme": "ESM-LogME (hf-dataset-selector's score)",
+    "logme-permutation": "ESM-LogME, label-permutation control",
+    "knn": "kNN accuracy on ESM-mapped embeddings",
+    "textemb": "TextEmb (domain nearness, no labels)",
+    "fusion": "Fusion (mean rank of the three above)",
+}
+"""How the Ranker dropdown names each ranker of ``defaults.RANKER_NAMES``."""
+
 
 def failures_html(failures: dict[str, str], limit: int = 200) -> str:
     """A table of skipped ESMs and why (the first ``limit``)."""
@@ -76,13 +89,19 @@ class RunPanel(widgets.VBox):
         embedding_cache: passed to ``compute_task_ranking`` (default ``True``: re-ranking the
             same data with another pool skips the base model).
         n_jobs: ESMs scored concurrently (engine default when ``None``).
+        ranker_name: the ranker chosen first (default ``defaults.RANKER``).
+        uncertainty: rank intervals for the top this-many ESMs from the start (0: off).
         ranker: replaces the engine's ranking (default ``None``:
             :meth:`RankingRequest.run <hfselect_widgets.engine.requests.RankingRequest.run>` of
             :meth:`ranking_request`); a function receives the dataset, the pool's selection and
             these settings as keywords.
 
     Attributes:
+        ranker_menu: the "Ranker" dropdown (``defaults.RANKER_NAMES``).
+        uncertainty_toggle, uncertainty_k: "Rank intervals": off, or a bootstrap of the target
+            rows for the top K ESMs.
         ranking: the last successful :class:`TaskRanking` (``None`` before one).
+        dataset: the target dataset of the current or last run (what :attr:`ranking` ranked).
         task: the :class:`BackgroundTask` of the current or last run.
         runner: the :class:`~._background.TaskRunner` that runs it.
     """
@@ -97,6 +116,8 @@ class RunPanel(widgets.VBox):
         embedding_cache: Any = True,
         n_jobs: int | None = None,
         ranker: Ranker | None = None,
+        ranker_name: str = defaults.RANKER,
+        uncertainty: int = 0,
         **kwargs: Any,
     ):
         self.picker = picker
@@ -110,7 +131,31 @@ class RunPanel(widgets.VBox):
         # None: the engine's RankingRequest.run (a function here replaces it, e.g. in tests).
         self.ranker = ranker
         self.ranking: TaskRanking | None = None
+        self.dataset: Any = None
         self._callbacks: list[Callable[[TaskRanking], None]] = []
+
+        if ranker_name not in defaults.RANKER_NAMES:
+            raise ValueError(
+                f"ranker_name must be one of {defaults.RANKER_NAMES}, got {ranker_name!r}."
+            )
+        self.ranker_menu = widgets.Dropdown(
+            options=[(RANKER_LABELS.get(name, name), name) for name in defaults.RANKER_NAMES],
+            value=ranker_name,
+            layout=widgets.Layout(width="320px"),
+        )
+        self.uncertainty_toggle = widgets.ToggleButtons(
+            options=[("Off", False), ("Bootstrap top K", True)],
+            value=bool(uncertainty),
+            style={"button_width": "130px"},
+        )
+        self.uncertainty_k = widgets.BoundedIntText(
+            value=int(uncertainty) or UNCERTAINTY_K,
+            min=2,
+            max=10_000,
+            layout=widgets.Layout(width="90px"),
+        )
+        self.uncertainty_k.layout.display = None if uncertainty else "none"
+        self.uncertainty_toggle.observe(self._on_uncertainty, "value")
 
         self.rank_button = widgets.Button(
             description="Rank", icon="play", button_style="primary", tooltip="Rank the ESM pool"
@@ -139,8 +184,17 @@ class RunPanel(widgets.VBox):
             cancelling="Cancelling… (the run stops at its next step)",
             stop_grace=CANCEL_GRACE_S,
         )
+        label = widgets.Layout(width="130px")
         super().__init__(
             [
+                widgets.HBox([widgets.Label("Ranker", layout=label), self.ranker_menu]),
+                widgets.HBox(
+                    [
+                        widgets.Label("Rank intervals", layout=label),
+                        self.uncertainty_toggle,
+                        self.uncertainty_k,
+                    ]
+                ),
                 widgets.HBox([self.rank_button, self.cancel_button]),
                 self.progress,
                 self.status,
@@ -177,6 +231,14 @@ class RunPanel(widgets.VBox):
             self.rank_button.tooltip = "Complete the dataset and ESM choices above first"
         else:
             self.rank_button.tooltip = "Rank the ESM pool"
+
+    def _on_uncertainty(self, change: Any = None) -> None:
+        self.uncertainty_k.layout.display = None if self.uncertainty_toggle.value else "none"
+
+    @property
+    def uncertainty(self) -> int:
+        """ESMs that get bootstrap rank intervals (0: off), as the form says."""
+        return int(self.uncertainty_k.value) if self.uncertainty_toggle.value else 0
 
     def on_ranking(self, callback: Callable[[TaskRanking], None]) -> None:
         """Call ``callback(ranking)`` after every successful ranking (in the worker thread)."""
@@ -226,6 +288,7 @@ class RunPanel(widgets.VBox):
 
         def work(progress: ProgressCallback, cancel: threading.Event) -> TaskRanking:
             dataset = picker.build_dataset()
+            self.dataset = dataset  # the Verify tab verifies the ranking on this target
             check_cancel(cancel)
             self.status.value = message_html(
                 f"Ranking {len(dataset)} examples against {self.pool.describe()}…"
@@ -252,6 +315,8 @@ class RunPanel(widgets.VBox):
             embedding_cache=bool(self.settings["embedding_cache"]),
             n_jobs=self.settings["n_jobs"],
             hf_api=getattr(self.pool, "hf_api", None),
+            ranker=self.ranker_menu.value,
+            uncertainty=self.uncertainty,
         )
 
     def cancel(self) -> None:
@@ -264,11 +329,18 @@ class RunPanel(widgets.VBox):
 
     def _show_ranking(self, ranking: TaskRanking, elapsed: str) -> None:
         self.ranking = ranking
-        lines = [f"Ranked {len(ranking)} intermediate datasets in {elapsed}."]
+        ranker = ranking.metadata.get("ranker") or self.ranker_menu.value
+        lines = [f"Ranked {len(ranking)} intermediate datasets in {elapsed} (ranker: {ranker})."]
         if ranking.failures:
             lines.append(f"{len(ranking.failures)} ESMs were skipped (see below).")
-        lines += [str(w) for w in ranking.metadata.get("warnings") or []]
-        self.status.value = message_html("\n".join(lines), "ok")
+        warned = [str(w) for w in ranking.metadata.get("warnings") or []]
+        warned += [
+            str(w) for w in ranking.metadata.get("target_warnings") or [] if str(w) not in warned
+        ]
+        # Success in green, warnings (e.g. "LogME scores are unreliable...") in amber.
+        self.status.value = message_html("\n".join(lines), "ok") + (
+            message_html("\n".join(warned), "warn") if warned else ""
+        )
         # The best few here; the whole ranking is in the results explorer.
         self.summary.value = ranking.to_html(max_rows=SUMMARY_ROWS) if len(ranking) else ""
         if ranking.failures:

@@ -33,6 +33,7 @@ WIDGET_WORDS = Vocabulary(
         "is_regression": _task_phrase,
         "num_examples": _sample_phrase,
         "drop_missing": 'tick "Drop rows without text or label"',
+        "force": 'tick "Rank anyway (skip the target checks)"',
         "file_format": "rename the file to end in .csv, .tsv, .jsonl or .parquet and upload it "
         "again",
         "subset": 'the "Subset" dropdown (click "Inspect" to fill it)',
@@ -45,6 +46,8 @@ WIDGET_WORDS = Vocabulary(
         "esm_dir": 'choose "Local folder" under "ESMs" and enter its "ESM folder"',
         "filters": 'the "Filters" section under "ESMs"',
         "max_bytes": "the App sets none: rank fewer ESMs",
+        "ranker": 'the "Ranker" dropdown on the Rank tab',
+        "uncertainty": 'the "Rank intervals" setting on the Rank tab',
         # training and publishing (TrainPublishPanel)
         "overwrite": 'tick "Overwrite"',
         "output_dir:overwrite": 'tick "Overwrite" beside the "Output folder"',
@@ -56,12 +59,37 @@ WIDGET_WORDS = Vocabulary(
 """How the widgets name each fix (their controls), for :meth:`HfselectWidgetsError.render`."""
 
 
+def _is_network_error(error: BaseException) -> bool:
+    """Whether ``error`` is a failed connection (httpx's ``ConnectError``, a timeout, ...)."""
+    if isinstance(error, (ConnectionError, TimeoutError)):
+        return True
+    try:
+        from hfselect_widgets.engine.hub.network import is_connectivity_error
+    except Exception:  # pragma: no cover - huggingface_hub missing
+        return False
+    try:
+        return is_connectivity_error(error)
+    except Exception:  # pragma: no cover - a broken HTTP client
+        return False
+
+
+NETWORK_TEXT = (
+    "Cannot reach the Hugging Face Hub (no network connection?), and nothing usable is cached. "
+    "Connect to the internet once, or use a file, a DataFrame or the demo target as the "
+    '"Source". (Details: {detail})'
+)
+"""What a widget shows for a raw connection error (instead of ``ConnectError: ...``)."""
+
+
 def error_text(error: BaseException) -> str:
-    """What a widget shows for ``error``: a typed error in the widgets' words, else the
-    exception's type and message."""
+    """What a widget shows for ``error``: a typed error in the widgets' words, a friendly
+    sentence for a failed connection to the Hub, else the exception's type and message."""
     if isinstance(error, HfselectWidgetsError):
         return error.render(WIDGET_WORDS)
+    if _is_network_error(error):
+        detail = " ".join(str(error).split())[:160] or type(error).__name__
+        return NETWORK_TEXT.format(detail=f"{type(error).__name__}: {detail}")
     return f"{type(error).__name__}: {error}"
 
 
-__all__ = ["WIDGET_WORDS", "error_text"]
+__all__ = ["NETWORK_TEXT", "WIDGET_WORDS", "error_text"]

@@ -20,7 +20,7 @@ import logging
 import threading
 import time
 import traceback as traceback_module
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import ipywidgets as widgets
@@ -216,11 +216,13 @@ def message_html(text: str, kind: str = "info") -> str:
 class _StageRow:
     """A progress bar, its caption and the timing needed for the time left, for one stage."""
 
-    def __init__(self, stage: str):
+    def __init__(self, stage: str, caption: str | None = None, unit: str | None = None):
         self.stage = stage
+        self.unit = unit or STAGE_UNITS.get(stage, "step")
+        self.counts = ""  # "done / total units" as last shown (kept after a cancel)
         self.bar = widgets.IntProgress(value=0, min=0, max=1, layout=widgets.Layout(width="260px"))
         self.caption = widgets.Label(
-            STAGE_DESCRIPTIONS.get(stage, stage), layout=widgets.Layout(width="120px")
+            caption or STAGE_DESCRIPTIONS.get(stage, stage), layout=widgets.Layout(width="120px")
         )
         self.text = widgets.Label("waiting")
         self.box = widgets.HBox([self.caption, self.bar, self.text])
@@ -238,19 +240,30 @@ class StageProgress(widgets.VBox):
     Call the instance (or :meth:`update`) as an engine progress callback. Updates of one stage
     are shown at most every ``min_interval`` seconds (plus the first and the last), so that
     thousands of ESMs do not flood the front end with messages. Stages not named at creation
-    get a row when they first report.
+    get a row when they first report. ``captions`` and ``units`` name stages that the engine's
+    :data:`~hfselect_widgets.engine.progress.STAGE_DESCRIPTIONS` does not (or differently).
     """
 
-    def __init__(self, stages: Iterable[str], min_interval: float = 0.1, **kwargs: Any):
+    def __init__(
+        self,
+        stages: Iterable[str],
+        min_interval: float = 0.1,
+        *,
+        captions: Mapping[str, str] | None = None,
+        units: Mapping[str, str] | None = None,
+        **kwargs: Any,
+    ):
         super().__init__(**kwargs)
         self.min_interval = min_interval
+        self._captions = dict(captions or {})
+        self._units = dict(units or {})
         self._rows: dict[str, _StageRow] = {}
         self._lock = threading.Lock()
         for stage in stages:
             self._add_row(stage)
 
     def _add_row(self, stage: str) -> _StageRow:
-        row = _StageRow(stage)
+        row = _StageRow(stage, self._captions.get(stage), self._units.get(stage))
         self._rows[stage] = row
         self.children = (*self.children, row.box)
         return row
@@ -282,14 +295,14 @@ class StageProgress(widgets.VBox):
             if not finished and done > 0 and now - row.last_shown < self.min_interval:
                 return
             row.last_shown = now
-            unit = STAGE_UNITS.get(stage, "step")
+            unit = row.unit
             if total is None:
                 row.bar.max, row.bar.value = 1, 0
-                row.text.value = f"{done} {unit}s"
+                row.text.value = row.counts = f"{done} {unit}s"
                 return
             row.bar.max = max(1, total)
             row.bar.value = min(done, max(1, total))
-            counts = f"{done} / {total} {unit}{'' if total == 1 else 's'}"
+            counts = row.counts = f"{done} / {total} {unit}{'' if total == 1 else 's'}"
             start, start_done = row.first_seen
             if finished:
                 row.bar.bar_style = "success"
@@ -306,7 +319,7 @@ class StageProgress(widgets.VBox):
             for row in self._rows.values():
                 row.bar.value, row.bar.max, row.bar.bar_style = 0, 1, ""
                 row.text.value = "waiting"
-                row.first_seen, row.last_shown = None, 0.0
+                row.first_seen, row.last_shown, row.counts = None, 0.0, ""
 
     def mark_unused(self, text: str = "not needed") -> None:
         """After a run that finished: ``text`` on the stages that never reported (a pool of
@@ -316,12 +329,15 @@ class StageProgress(widgets.VBox):
                 if row.first_seen is None:
                     row.text.value = text
 
-    def mark_stopped(self, style: str = "warning") -> None:
-        """Colour the bars of unfinished stages (after a cancel or an error)."""
+    def mark_stopped(self, style: str = "warning", text: str | None = None) -> None:
+        """Colour the bars of unfinished stages (after a cancel or an error) and replace their
+        time left ("49 s left" of a run that no longer runs) by ``text`` (default "stopped")."""
+        text = text or ("failed" if style == "danger" else "stopped")
         with self._lock:
             for row in self._rows.values():
                 if row.bar.bar_style != "success" and row.first_seen is not None:
                     row.bar.bar_style = style
+                    row.text.value = f"{row.counts} · {text}" if row.counts else text
 
 
 # --- errors ------------------------------------------------------------------------------------

