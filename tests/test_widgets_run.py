@@ -356,3 +356,18 @@ def test_error_box_redacts_and_hides():
     assert "***" in box.message.value and box.layout.display is None
     box.clear()
     assert box.layout.display == "none" and box.text == ""
+
+
+def test_a_stage_complete_at_its_first_report_says_cached_not_zero_seconds():
+    """An embedding served from the cache reports done == total at once: the bar says
+    "cached", while a stage that did work shows how long it took."""
+    from hfselect_widgets.widgets.run_panel import RANKING_STAGES
+    from hfselect_widgets.widgets.worker import StageProgress
+
+    assert RANKING_STAGES[0] == "model"  # loading the base model is the first stage shown
+    progress = StageProgress(["embedding", "scoring"], min_interval=0)
+    progress("embedding", 1000, 1000)
+    progress("scoring", 0, 7)
+    progress("scoring", 7, 7)
+    assert "cached" in progress.text("embedding")
+    assert "cached" not in progress.text("scoring") and "7 / 7" in progress.text("scoring")

@@ -312,9 +312,10 @@ class DatasetPicker(widgets.VBox):
 
         if constants.HF_HUB_OFFLINE:
             return None  # datasets then answers from its cache
-        from huggingface_hub import HfApi
+        from hfselect_widgets.engine.hub.network import hub_api
 
-        return HfApi()
+        # hub_api probes the Hub first: offline, the inspect fails at once instead of retrying.
+        return hub_api()
 
     def _show_hub_info(self) -> None:
         info = self.hub_info

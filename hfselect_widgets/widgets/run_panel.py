@@ -24,6 +24,7 @@ from hfselect_widgets.engine.progress import (
     STAGE_DOWNLOAD,
     STAGE_EMBEDDING,
     STAGE_METADATA,
+    STAGE_MODEL,
     STAGE_SCORING,
     ProgressCallback,
     check_cancel,
@@ -40,7 +41,7 @@ from hfselect_widgets.widgets.worker import (
     message_html,
 )
 
-RANKING_STAGES = (STAGE_METADATA, STAGE_DOWNLOAD, STAGE_EMBEDDING, STAGE_SCORING)
+RANKING_STAGES = (STAGE_MODEL, STAGE_METADATA, STAGE_DOWNLOAD, STAGE_EMBEDDING, STAGE_SCORING)
 
 CANCEL_GRACE_S = STOP_GRACE_S
 """How long a new Rank waits for a cancelled run to stop before starting anyway."""

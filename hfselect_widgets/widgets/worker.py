@@ -29,6 +29,7 @@ from hfselect_widgets.engine.progress import (
     STAGE_DESCRIPTIONS,
     STAGE_UNITS,
     ProgressCallback,
+    is_cached_report,
     seconds_left,
 )
 from hfselect_widgets.errors import RankingCancelled
@@ -306,7 +307,10 @@ class StageProgress(widgets.VBox):
             start, start_done = row.first_seen
             if finished:
                 row.bar.bar_style = "success"
-                row.text.value = f"{counts} · {format_seconds(now - start)}"
+                # Complete at its first report: nothing was computed (an embedding cache hit).
+                cached = is_cached_report(start_done, total)
+                took = "cached" if cached else format_seconds(now - start)
+                row.text.value = f"{counts} · {took}"
             else:
                 row.bar.bar_style = ""
                 seconds = seconds_left(done, total, now - start, start_done)
