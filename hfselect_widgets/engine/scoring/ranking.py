@@ -200,6 +200,17 @@ def score_embeddings(
     device = torch.device(device)
     if logme_backend not in ("auto", "numpy", "torch"):
         raise ValueError(f"logme_backend must be auto, numpy or torch, not {logme_backend!r}")
+    from hfselect_widgets.engine.distributed.sharded import active_ray_scoring
+
+    ray_settings = active_ray_scoring()
+    if ray_settings is not None:  # inside ``ray_scoring()``: shard the ESM list over Ray
+        from hfselect_widgets.engine.distributed.sharded import score_embeddings_ray
+
+        return score_embeddings_ray(
+            embeddings, labels, is_regression, esms, settings=ray_settings, model_id=model_id,
+            device=device, n_jobs=n_jobs, progress=progress, cancel=cancel, ranker=ranker,
+            keep_top=keep_top, logme_backend=logme_backend,
+        )  # fmt: skip
     batched = logme_backend == "torch" or (logme_backend == "auto" and device.type == "cuda")
     if batched and ranker == ESM_LOGME and not keep_top:
         from hfselect_widgets.engine.scoring.batched import score_embeddings_batched
