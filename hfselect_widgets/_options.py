@@ -16,7 +16,7 @@ POOLINGS = ("pooler", "mean", "cls")
 
 
 def add_scoring_options(group: argparse._ArgumentGroup | argparse.ArgumentParser) -> None:
-    """``--pooling``, ``--ranker``, ``--uncertainty``, ``--filter`` and ``--max-mb``."""
+    """``--pooling``, ``--ranker``, ``--uncertainty``, ``--resamples``, ``--filter``, ``--max-mb``."""
     group.add_argument(
         "--pooling",
         choices=POOLINGS,
@@ -35,6 +35,13 @@ def add_scoring_options(group: argparse._ArgumentGroup | argparse.ArgumentParser
         default=0,
         metavar="K",
         help="bootstrap the target rows for rank intervals of the top K ESMs (e.g. 20)",
+    )
+    group.add_argument(
+        "--resamples",
+        type=int,
+        default=defaults.RESAMPLES,
+        metavar="N",
+        help=f"bootstrap resamples for --uncertainty (default {defaults.RESAMPLES}; fewer is faster)",
     )
     group.add_argument(
         "--filter",

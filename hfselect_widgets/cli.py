@@ -57,6 +57,8 @@ CLI_WORDS = Vocabulary(
         "token": "set the HF_TOKEN environment variable",
         "text_col": "--text-col COL",
         "label_col": "--label-col COL",
+        "uncertainty": lambda v: "--uncertainty K" if v is ANY_VALUE else f"--uncertainty {v}",
+        "resamples": lambda v: "--resamples N" if v is ANY_VALUE else f"--resamples {v}",
     },
 )
 """How the command line names each fix (its options), for :meth:`HfselectWidgetsError.render`."""
@@ -439,6 +441,7 @@ def _ranking_request(args: argparse.Namespace, target, *, default_pool: str):
         pooling=args.pooling,
         ranker=args.ranker,
         uncertainty=args.uncertainty,
+        resamples=args.resamples,
         batch_size=args.batch_size,
         device=args.device,
         embedding_cache=not args.no_cache,

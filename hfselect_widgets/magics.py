@@ -129,7 +129,7 @@ USAGE = """%(prog)s DATASET --text-col COL [COL ...] --label-col COL
     [--subset NAME] [--split NAME] [--num-examples N] [--seed N]
     [--regression | --classification] [--model MODEL]
     [--esm-dir DIR | --demo | --hub] [--filter KEY=VALUE]... [--pooling P] [--max-mb MB]
-    [--ranker R] [--uncertainty K] [--drop-missing] [--force]
+    [--ranker R] [--uncertainty K] [--resamples N] [--drop-missing] [--force]
     [--top K] [-o VAR] [--no-widget | --widget] [--batch-size N] [--device DEVICE]"""
 
 
@@ -501,6 +501,7 @@ class EsmRankMagics(Magics, Configurable):
             pooling=args.pooling,
             ranker=args.ranker,
             uncertainty=args.uncertainty,
+            resamples=args.resamples,
             batch_size=batch_size,
             device=pick("device", self.device),
             embedding_cache=bool(self.embedding_cache),
@@ -609,6 +610,8 @@ MAGIC_WORDS = Vocabulary(
         "model": "--model PATH",
         "text_col": "--text-col COL",
         "label_col": "--label-col COL",
+        "uncertainty": lambda v: "--uncertainty K" if v is ANY_VALUE else f"--uncertainty {v}",
+        "resamples": lambda v: "--resamples N" if v is ANY_VALUE else f"--resamples {v}",
     },
 )
 """How ``%esm_rank`` names each fix (its options), for :meth:`HfselectWidgetsError.render`."""

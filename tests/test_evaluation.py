@@ -418,6 +418,34 @@ def test_every_front_end_offers_every_ranker_and_the_ranking_records_it(tmp_path
     assert build_parser().parse_args(["rank", "x.csv", *columns]).ranker == "esm-logme"
 
 
+def test_resamples_reach_the_request_from_both_front_ends_and_bad_values_say_what_to_type():
+    """``--resamples`` is how a user trades interval quality for time; a value the bootstrap
+    cannot use is refused before any work, in the front end's own words."""
+    from hfselect_widgets.cli import CLI_WORDS, _ranking_request, _target_request, build_parser
+    from hfselect_widgets.engine import defaults
+    from hfselect_widgets.engine.requests import RankingRequest, RequestError
+    from hfselect_widgets.magics import MAGIC_WORDS, PARSER
+
+    columns = ["--text-col", "t", "--label-col", "l"]
+    args = build_parser().parse_args(["rank", "x.csv", *columns, "--uncertainty", "5"])
+    assert args.resamples == defaults.RESAMPLES
+    args = build_parser().parse_args(
+        ["rank", "x.csv", *columns, "--uncertainty", "5", "--resamples", "8"]
+    )
+    request = _ranking_request(args, _target_request(args), default_pool="hub")
+    assert (request.uncertainty, request.resamples) == (5, 8)
+    assert PARSER.parse_args(["cr", "--resamples", "6"]).resamples == 6
+
+    with pytest.raises(RequestError) as raised:
+        RankingRequest(uncertainty=5, resamples=1).validate()
+    assert f"--resamples {defaults.RESAMPLES}" in raised.value.render(CLI_WORDS)
+    assert f"--resamples {defaults.RESAMPLES}" in raised.value.render(MAGIC_WORDS)
+    with pytest.raises(RequestError) as raised:
+        RankingRequest(uncertainty=-1).validate()
+    assert "--uncertainty 20" in raised.value.render(CLI_WORDS)
+    RankingRequest(uncertainty=0, resamples=1).validate()  # resamples only matter when on
+
+
 @pytest.mark.parametrize("ranker", ["logme-permutation", "knn", "textemb", "fusion"])
 def test_a_ranking_by_another_ranker_keeps_the_esm_logme_score_beside_it(pool, ranker):
     from hfselect_widgets.engine.scoring.ranking import score_embeddings

@@ -113,3 +113,41 @@ def test_negative_class_ids_are_rejected():
     """Labels of -1 must have been dropped before scoring (DESIGN.md's rule)."""
     with pytest.raises(ValueError, match="-1"):
         label_columns(np.array([0, -1, 1]), regression=False)
+
+
+@pytest.mark.parametrize(
+    ("n", "d", "regression", "classes"),
+    [
+        (120, 16, False, 3),  # many more rows than D: the D x D path on the distinct rows too
+        (160, 120, False, 2),  # N > D but about 0.63 N distinct rows < D: the smaller Gram
+        (60, 200, False, 4),  # N <= D: the reference keeps every direction, zeros included
+        (200, 160, True, 2),  # regression, several targets, fewer distinct rows than D
+        (300, 40, True, 1),
+    ],
+)
+def test_weighted_resample_scores_like_the_resample_itself(n, d, regression, classes):
+    """The bootstrap scores a resample from its row counts: it must give the score of the
+    materialised resample (duplicated rows), which is what hfselect would compute on it.
+
+    Tolerance 1e-6 relative: a resample with duplicated rows is rank-deficient, and the
+    reference's near-zero directions carry rounding noise of about that size (more when the
+    distinct rows nearly interpolate a regression target, a case left out here)."""
+    rng = np.random.default_rng(n + d)
+    f = rng.standard_normal((n, d))
+    y = rng.standard_normal((n, classes)) if regression else rng.integers(0, classes, n)
+    target = LogMETarget(y, regression)
+    for _ in range(3):
+        index = rng.integers(0, n, n)
+        counts = np.bincount(index, minlength=n)
+        expected = logme_reference(f[index], y[index], regression)
+        assert target.resampled_score(f, counts) == pytest.approx(expected, rel=1e-6, abs=1e-8)
+    # all-ones counts are the sample itself
+    assert target.resampled_score(f, np.ones(n, dtype=int)) == pytest.approx(
+        logme_reference(f, y, regression), rel=1e-9
+    )
+
+
+def test_resampled_score_rejects_counts_of_another_length():
+    target = LogMETarget(np.array([0, 1, 0, 1]))
+    with pytest.raises(ValueError, match="one row per target example"):
+        target.resampled_score(np.ones((4, 2)), np.ones(3, dtype=int))

@@ -45,6 +45,9 @@ RANKER = "esm-logme"
 (benchmarks/README.md, "Which ranker is the default") no other ranker differs from it with a
 paired interval clear of 0, so the tie goes to the cheapest ranker that scores every ESM (Hub ESMs
 lack the source mean embedding that TextEmb and the fusions need)."""
+RESAMPLES = 20
+"""Bootstrap resamples of the target rows for rank intervals: 20 so that a 90 % interval is not
+just the min-max of the draws (benchmarks/README.md, "Rank intervals", for what they cost)."""
 RANKER_NAMES = ("esm-logme", "logme-permutation", "knn", "textemb", "fusion")
 """Every ranker (:data:`hfselect_widgets.engine.scoring.rankers.RANKERS` describes each),
 listed here so that front ends offer them without importing the scoring code."""

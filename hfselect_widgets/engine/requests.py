@@ -310,6 +310,7 @@ class RankingRequest:
         hf_api: an ``HfApi``-like object for Hub calls (tests inject fakes).
         ranker: the score that orders the ESMs (see :mod:`.scoring.rankers`).
         uncertainty: bootstrap rank intervals for the top this-many ESMs (0: off).
+        resamples: bootstrap resamples of the target rows when ``uncertainty`` is on.
     """
 
     target: TargetRequest = field(default_factory=TargetRequest)
@@ -323,6 +324,7 @@ class RankingRequest:
     hf_api: Any = None
     ranker: str = defaults.RANKER
     uncertainty: int = 0
+    resamples: int = defaults.RESAMPLES
 
     def validate(self) -> None:
         """Cheap checks of the options, before anything is loaded."""
@@ -333,6 +335,21 @@ class RankingRequest:
         if self.pooling is not None and self.pooling not in ("pooler", "mean", "cls"):
             raise RequestError(
                 f"Unknown pooling {self.pooling!r}; choose pooler, mean or cls.", field="pooling"
+            )
+        if not isinstance(self.uncertainty, int) or self.uncertainty < 0:
+            raise RequestError(
+                f"The number of ESMs to bootstrap must be 0 (off) or more, got "
+                f"{self.uncertainty!r}.",
+                advice="For rank intervals of the top 20: {0}.",
+                field="uncertainty",
+                fixes=[Fix("uncertainty", 20)],
+            )
+        if self.uncertainty and (not isinstance(self.resamples, int) or self.resamples < 2):
+            raise RequestError(
+                f"Rank intervals need at least 2 bootstrap resamples, got {self.resamples!r}.",
+                advice="Use the default: {0}.",
+                field="resamples",
+                fixes=[Fix("resamples", defaults.RESAMPLES)],
             )
         self.pool.validate()
 
@@ -431,6 +448,7 @@ class RankingRequest:
             max_bytes=self.pool.max_bytes,
             ranker=self.ranker,
             uncertainty=self.uncertainty,
+            resamples=self.resamples,
         )
         ranking.metadata["pool"] = {
             **self.pool.describe(),

@@ -48,6 +48,7 @@ WIDGET_WORDS = Vocabulary(
         "max_bytes": "the App sets none: rank fewer ESMs",
         "ranker": 'the "Ranker" dropdown on the Rank tab',
         "uncertainty": 'the "Rank intervals" setting on the Rank tab',
+        "resamples": "the App uses the default number of resamples",
         # training and publishing (TrainPublishPanel)
         "overwrite": 'tick "Overwrite"',
         "output_dir:overwrite": 'tick "Overwrite" beside the "Output folder"',

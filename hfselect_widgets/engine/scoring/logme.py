@@ -211,6 +211,8 @@ def _evidence_by_solves(
     n: int,
     d: int,
     gram_is_dxd: bool,
+    truncate: bool,
+    zero_directions: int = 0,
 ) -> np.ndarray:
     """The reference's fixed-point iteration without any eigenvector.
 
@@ -220,13 +222,20 @@ def _evidence_by_solves(
 
     * ``fᵀf`` (N > D, ``w = Qᵀfᵀy``): ``m2 = |(T+tI)^-1 w|²`` and
       ``res2 = |y|² - wᵀ(T+2tI)(T+tI)^-2 w``;
-    * ``ffᵀ`` (N <= D, ``w = Qᵀy``): ``m2 = wᵀT(T+tI)^-2 w`` and
-      ``res2 = |y|² - wᵀT(T+2tI)(T+tI)^-2 w``.
+    * ``ffᵀ`` (N <= D, ``w = Qᵀy``): ``m2 = wᵀT(T+tI)^-2 w`` and ``res2 = t²|(T+tI)^-1 w|²``
+      (the eigenvectors of ``ffᵀ`` span the whole sample space, so the reference's residual
+      ``|y|² - Σx²`` is zero; written as a sum of positive terms it keeps its precision when
+      the features nearly interpolate the labels and ``res2`` is tiny).
 
     These are the reference's sums with ``x² = p/σ`` (resp. ``p``) simplified so that no
     eigenvalue is divided by, which also makes them stable for rank-deficient features. The
     eigenvalues (``dsterf``) give ``gamma`` and the log-determinant, with the reference's
-    truncation of tiny directions for N > D.
+    truncation of tiny directions when ``truncate`` (the reference's N > D path; a weighted
+    resample can take that path with fewer distinct rows than D, see
+    :meth:`LogMETarget.resampled_column_evidences`). ``zero_directions`` zero eigenvalues are
+    added to the spectrum: the directions a weighted resample's smaller Gram matrix lacks but
+    the reference keeps (it keeps every direction for N <= D and, in floating point, the
+    numerically zero ones for N > D).
     """
     from scipy.linalg import lapack
 
@@ -234,13 +243,14 @@ def _evidence_by_solves(
     if info != 0:
         raise np.linalg.LinAlgError(f"dsterf failed (info={info})")
     abs_vals = np.abs(vals)
-    sigma = abs_vals[np.sqrt(abs_vals) > _SPECTRUM_CUTOFF] if gram_is_dxd else abs_vals
+    sigma = abs_vals[np.sqrt(abs_vals) > _SPECTRUM_CUTOFF] if truncate else abs_vals
+    sigma = np.concatenate([sigma, np.zeros(zero_directions)])
     t_w = _tridiagonal_matvec(diag, offdiag, rotated)
     # the vectors whose products with (T+tI)^-2 w give m2 and the res2 correction (see above)
     if gram_is_dxd:
         m2_left, res_left, res_shift = None, t_w, rotated
     else:
-        m2_left, res_left, res_shift = t_w, _tridiagonal_matvec(diag, offdiag, t_w), t_w
+        m2_left, res_left, res_shift = t_w, None, None
 
     num_cols = rotated.shape[1]
     alpha = np.ones(num_cols)
@@ -266,7 +276,12 @@ def _evidence_by_solves(
                 m2_col = float(u @ u)
             else:
                 m2_col = float(m2_left[:, col] @ v)
-            res2_col = y_sq_norms[col] - float((res_left[:, col] + 2 * t * res_shift[:, col]) @ v)
+            if res_left is None:
+                res2_col = t * t * float(u @ u)
+            else:
+                res2_col = y_sq_norms[col] - float(
+                    (res_left[:, col] + 2 * t * res_shift[:, col]) @ v
+                )
             alpha_new = gamma / (m2_col + _EPSILON)
             beta_new = (n - gamma) / (res2_col + _EPSILON)
             alpha[col], beta[col], m2[col], res2[col] = alpha_new, beta_new, m2_col, res2_col
@@ -311,6 +326,52 @@ def _evidence_from_spectrum(
     return _evidence(alpha, beta, sigma, m2, res2, n, d)
 
 
+def _column_evidences(f: np.ndarray, y: np.ndarray, y_sq_norms: np.ndarray, n: int) -> np.ndarray:
+    """Per-column evidence for features ``f`` (rows, D) and label columns ``y`` (rows, C) of a
+    sample of ``n`` examples (``n`` > rows for a weighted bootstrap resample)."""
+    rows, d = f.shape
+    gram_is_dxd = rows > d
+    truncate = n > d  # the path the reference takes for a sample of n rows
+    # a weighted resample has fewer directions than the n-row sample the reference would see;
+    # those it lacks have eigenvalue 0 there (0 for an unweighted sample)
+    zero_directions = min(n, d) - min(rows, d)
+    # NumPy's matmul releases the GIL (SciPy's dsyrk wrapper does not), so that ESMs
+    # scored in concurrent threads run in parallel.
+    if gram_is_dxd:
+        gram = f.T @ f
+        rhs = f.T @ y
+    else:
+        gram = f @ f.T
+        rhs = y
+    reduced = _tridiagonalize(gram, rhs)
+    if reduced is not None:
+        try:
+            return _evidence_by_solves(
+                *reduced,
+                y_sq_norms,
+                n,
+                d,
+                gram_is_dxd=gram_is_dxd,
+                truncate=truncate,
+                zero_directions=zero_directions,
+            )
+        except _NotPositiveDefinite:
+            pass  # a tiny t met a slightly negative eigenvalue: use eigenvectors of T
+    vals, proj = _spectrum_and_projections(gram, rhs)
+    abs_vals = np.abs(vals)
+    keep = np.sqrt(abs_vals) > _SPECTRUM_CUTOFF if truncate else np.ones(len(vals), dtype=bool)
+    sigma = abs_vals[keep]
+    if gram_is_dxd:
+        # x = uᵀy with u = f v / s, so x² = (vᵀfᵀy)² / σ
+        x2 = proj[keep] ** 2 / sigma[:, None]
+    else:
+        x2 = proj[keep] ** 2  # the thin SVD keeps every direction when N <= D
+    res_x2 = y_sq_norms - x2.sum(axis=0)
+    sigma = np.concatenate([sigma, np.zeros(zero_directions)])
+    x2 = np.vstack([x2, np.zeros((zero_directions, x2.shape[1]))])
+    return _evidence_from_spectrum(sigma, x2, res_x2, n, d)
+
+
 class LogMETarget:
     """Everything LogME needs that depends only on the target labels, computed once.
 
@@ -334,40 +395,44 @@ class LogMETarget:
         """Per-column evidence (C,) for one feature matrix (N, D)."""
 
         f = np.asarray(features, dtype=np.float64)
-        n, d = f.shape
+        n = f.shape[0]
         if n != self.num_examples:
             raise ValueError(f"features have {n} rows but the target has {self.num_examples}")
-        gram_is_dxd = n > d
-        # NumPy's matmul releases the GIL (SciPy's dsyrk wrapper does not), so that ESMs
-        # scored in concurrent threads run in parallel.
-        if gram_is_dxd:
-            gram = f.T @ f
-            rhs = f.T @ self.y
-        else:
-            gram = f @ f.T
-            rhs = self.y
-        reduced = _tridiagonalize(gram, rhs)
-        if reduced is not None:
-            try:
-                return _evidence_by_solves(*reduced, self.y_sq_norms, n, d, gram_is_dxd=gram_is_dxd)
-            except _NotPositiveDefinite:
-                pass  # a tiny t met a slightly negative eigenvalue: use eigenvectors of T
-        vals, proj = _spectrum_and_projections(gram, rhs)
-        abs_vals = np.abs(vals)
-        if gram_is_dxd:
-            keep = np.sqrt(abs_vals) > _SPECTRUM_CUTOFF
-            sigma = abs_vals[keep]
-            # x = uᵀy with u = f v / s, so x² = (vᵀfᵀy)² / σ
-            x2 = proj[keep] ** 2 / sigma[:, None]
-        else:
-            sigma = abs_vals  # the thin SVD keeps every direction when N <= D
-            x2 = proj**2
-        res_x2 = self.y_sq_norms - x2.sum(axis=0)
-        return _evidence_from_spectrum(sigma, x2, res_x2, n, d)
+        return _column_evidences(f, self.y, self.y_sq_norms, n)
+
+    def resampled_column_evidences(self, features: np.ndarray, counts: np.ndarray) -> np.ndarray:
+        """Per-column evidence of a bootstrap resample given by how often each row was drawn.
+
+        Equal to ``LogMETarget(labels[index]).column_evidences(features[index])`` for any
+        ``index`` with ``np.bincount(index) == counts``, without forming the resample: its Gram
+        matrix is ``GᵀG`` and its label products ``Gᵀz`` with ``G = sqrt(c)·F`` and
+        ``z = sqrt(c)·y`` over the rows drawn at least once, and ``|z|² = |y_resample|²``.
+        A resample of N rows holds about 0.63 N distinct ones, so for N a little above D the
+        spectrum comes from the smaller ``GGᵀ`` (the same non-zero eigenvalues), with the
+        reference's N > D truncation kept because the resample itself has N rows.
+
+        "Equal" up to rounding: a resample with repeated rows is rank-deficient, and the
+        reference's numerically zero directions carry noise of about 1e-6 relative (more when
+        the distinct rows nearly interpolate a regression target). The bootstrap only needs
+        the resample's ranks, far coarser than that.
+        """
+        f = np.asarray(features, dtype=np.float64)
+        counts = np.asarray(counts)
+        if f.shape[0] != self.num_examples or counts.shape != (self.num_examples,):
+            raise ValueError("features and counts must have one row per target example")
+        drawn = counts > 0
+        root = np.sqrt(counts[drawn].astype(np.float64))[:, None]
+        g = f[drawn] * root
+        z = np.asfortranarray(self.y[drawn] * root)
+        return _column_evidences(g, z, (z**2).sum(axis=0), int(counts.sum()))
 
     def score(self, features: np.ndarray) -> float:
         """The LogME score (mean evidence over label columns) of one feature matrix."""
         return float(np.mean(self.column_evidences(features)))
+
+    def resampled_score(self, features: np.ndarray, counts: np.ndarray) -> float:
+        """The score of the bootstrap resample that draws row ``i`` ``counts[i]`` times."""
+        return float(np.mean(self.resampled_column_evidences(features, counts)))
 
 
 def logme(features: np.ndarray, labels: np.ndarray, regression: bool = False) -> float:

@@ -86,7 +86,13 @@ class _PermutationTarget(LogMETarget):
         self.y_sq_norms = (self.y**2).sum(axis=0)
 
     def score(self, features: np.ndarray) -> float:
-        evidences = self.column_evidences(features)
+        return self._control(self.column_evidences(features))
+
+    def resampled_score(self, features: np.ndarray, counts: np.ndarray) -> float:
+        # the shuffled labels stay attached to their rows: the pair is what is resampled
+        return self._control(self.resampled_column_evidences(features, counts))
+
+    def _control(self, evidences: np.ndarray) -> float:
         real = float(np.mean(evidences[: self.real_columns]))
         return real - float(np.mean(evidences[self.real_columns :]))
 
@@ -166,6 +172,24 @@ def make_scorer(
     return textemb
 
 
+def make_resampling_scorer(
+    ranker: str, labels: np.ndarray, regression: bool, *, permutations: int = DEFAULT_PERMUTATIONS
+) -> Callable[[np.ndarray, np.ndarray], float] | None:
+    """For the bootstrap: a scorer of ``(features, counts)``, the resample that draws row ``i``
+    ``counts[i]`` times, prepared once for the whole target. ``None`` for rankers without one
+    (they are prepared per resample with :func:`make_scorer`).
+
+    Only the LogME rankers have one: it gives the resample's exact score from the rows drawn at
+    least once, weighted (see :meth:`LogMETarget.resampled_column_evidences`), which is cheaper
+    than scoring the resample's N rows.
+    """
+    if ranker == ESM_LOGME:
+        return LogMETarget(labels, regression).resampled_score
+    if ranker == LOGME_PERMUTATION:
+        return _PermutationTarget(labels, regression, permutations, seed=0).resampled_score
+    return None
+
+
 def rank_fusion(tables: Mapping[str, Mapping[str, float]]) -> dict[str, float]:
     """Mean-rank fusion of several rankers' scores of the same candidates: each candidate's
     score is minus its mean rank (1 = best) over the rankers that scored it."""
@@ -191,6 +215,7 @@ __all__ = [
     "TEXTEMB",
     "check_ranker",
     "knn_score",
+    "make_resampling_scorer",
     "make_scorer",
     "mean_embedding",
     "rank_fusion",

@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from hfselect_widgets._version import __version__
+from hfselect_widgets.engine import defaults
 from hfselect_widgets.engine.esm.format import ESM, ESMConfig, load_esm_parts
 from hfselect_widgets.engine.model_ids import DEFAULT_HUB_MODEL, is_local_path, same_model
 from hfselect_widgets.engine.progress import (
@@ -467,7 +468,7 @@ def compute_task_ranking(
     max_bytes: int | None = None,
     ranker: str = ESM_LOGME,
     uncertainty: int = 0,
-    resamples: int = 20,
+    resamples: int = defaults.RESAMPLES,
 ) -> TaskRanking:
     """Rank intermediate datasets for ``dataset`` by ESM-LogME or another ranker (higher is
     better).

@@ -3,7 +3,8 @@
 The target's rows are resampled with replacement; each resample is scored by the same ranker for
 the same top-K ESMs and ranked. What does not depend on the resample is computed once: the
 target mapped through each ESM (the expensive matrix product) is resampled by row indexing, not
-recomputed. From the resampled ranks each ESM gets a rank interval, the probability that it
+recomputed, and the LogME rankers score a resample from how often each row was drawn, exactly,
+on its distinct rows only. From the resampled ranks each ESM gets a rank interval, the probability that it
 ranks first and that it lands in the top 3. When the top ranks overlap, the ranking cannot tell
 them apart at this target size: say so rather than print "1." and "2." as if they differed.
 """
@@ -17,17 +18,19 @@ from typing import Any
 
 import numpy as np
 
+from hfselect_widgets.engine import defaults
 from hfselect_widgets.engine.scoring.rankers import (
     ESM_LOGME,
     FUSION,
     NEEDS_FEATURES,
+    make_resampling_scorer,
     make_scorer,
     rank_fusion,
     ranker_members,
 )
 
 DEFAULT_TOP_K = 20
-DEFAULT_RESAMPLES = 20
+DEFAULT_RESAMPLES = defaults.RESAMPLES
 DEFAULT_CONFIDENCE = 0.9
 
 
@@ -51,10 +54,14 @@ class RankInterval:
         return asdict(self)
 
 
-def _resample_scores(names, features, configs, x, labels, regression, ranker, index):
-    members = ranker_members(ranker)
+def _resample_scores(names, features, configs, x, labels, regression, ranker, index, resamplers):
     tables = {}
-    for member in members:
+    for member in ranker_members(ranker):
+        resampler = resamplers.get(member)
+        if resampler is not None:
+            counts = np.bincount(index, minlength=len(labels))
+            tables[member] = {name: resampler(features[name], counts) for name in names}
+            continue
         scorer = make_scorer(member, x[index], labels[index], regression)
         tables[member] = {
             name: scorer(features[name][index] if member in NEEDS_FEATURES else None, configs[name])
@@ -106,8 +113,17 @@ def bootstrap_ranks(
                 index = rng.integers(0, len(labels), len(labels))
             indices[i] = index
 
+    # Prepared once: the LogME rankers score a resample from its row counts (exact, and cheaper
+    # than the resample's N rows: about 0.63 N of them are distinct).
+    resamplers = {
+        member: make_resampling_scorer(member, labels, regression)
+        for member in ranker_members(ranker)
+    }
+
     def one(index):
-        scores = _resample_scores(names, features, configs, x, labels, regression, ranker, index)
+        scores = _resample_scores(
+            names, features, configs, x, labels, regression, ranker, index, resamplers
+        )
         order = sorted(names, key=lambda n: -scores[n] if np.isfinite(scores[n]) else np.inf)
         return {name: position for position, name in enumerate(order, start=1)}
 
