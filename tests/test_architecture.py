@@ -165,6 +165,71 @@ def test_engine_never_imports_the_front_ends():
     assert not offenders, "\n".join(offenders)
 
 
+ENGINE_ONLY = {
+    # loading a target dataset
+    "from_file",
+    "from_pandas",
+    "from_hugging_face",
+    "load_builder",
+    "stream_sample",
+    # resolving an ESM pool and ranking it
+    "common_base_model",
+    "find_esm_repo_ids",
+    "read_esm_folder_configs",
+    "resolve_esm_handles",
+    "compute_task_ranking",
+}
+"""What only the engine does: a front end builds a request (engine/requests.py) instead."""
+
+
+def _engine_only_uses(tree: ast.Module) -> list[tuple[int, str]]:
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute):
+            name = node.attr
+            if name == "load" and isinstance(node.value, ast.Name) and node.value.id == "Dataset":
+                name = "Dataset.load"
+        elif isinstance(node, ast.Name):
+            name = node.id
+        elif isinstance(node, ast.alias):
+            name = node.name.rpartition(".")[2]
+        else:
+            continue
+        if name in ENGINE_ONLY or name == "Dataset.load":
+            found.append((getattr(node, "lineno", 0), name))
+    return found
+
+
+def test_front_ends_build_requests_and_never_load_or_resolve_themselves():
+    """The CLI, the magic and the widgets hand a RankingRequest / TargetRequest / PoolRequest to
+    the engine: none of them loads a dataset or resolves an ESM pool with its own code."""
+    offenders, users = [], set()
+    graph = _graph(import_time_only=False)
+    for module, path in _modules().items():
+        if not module.startswith(FRONT_ENDS):
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        offenders += [f"{module}:{line} uses {name}" for line, name in _engine_only_uses(tree)]
+        if f"{PACKAGE}.engine.requests" in graph[module]:
+            users.add(module.rpartition(".")[2])
+    assert not offenders, "\n".join(offenders)
+    # Each front end reaches the engine through the request layer.
+    assert {"cli", "magics", "run_panel", "dataset_picker", "esm_pool"} <= users
+
+
+def test_the_engine_only_check_sees_a_front_end_that_loads_data_itself():
+    tree = ast.parse(
+        "from hfselect_widgets.engine.scoring.ranking import compute_task_ranking\n"
+        "def f(path):\n"
+        "    return Dataset.load(path, 'text', 'label'), Dataset.from_file(path, 't', 'l')\n"
+    )
+    assert [name for _, name in _engine_only_uses(tree)] == [
+        "compute_task_ranking",
+        "Dataset.load",
+        "from_file",
+    ]
+
+
 def test_engine_imports_no_ui_libraries():
     ui = ("ipywidgets", "altair", "IPython", "anywidget")
     offenders = []

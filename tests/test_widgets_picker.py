@@ -426,6 +426,51 @@ def test_hub_pool_counts_from_the_cached_index_and_shows_the_download_size(
     assert pool.download_plan.cached_count == 1 and "1 cached" in pool.download.value
 
 
+def test_pool_selection_is_the_engines_resolution_of_its_pool_request(
+    isolated_cache, esm_pool_dir, monkeypatch
+):
+    """The form resolves nothing itself: selection() is RankingRequest.resolve_pool of the
+    form's PoolRequest, from the index the form counts with (read once, not again), for a
+    filtered folder and for the Hub with "Repo ids" beside another filter (their
+    intersection, in the engine as in the live count)."""
+    from hfselect_widgets.engine.requests import RankingRequest
+
+    pool = ESMPoolSelector(model_name="tiny-model", esm_dir=esm_pool_dir)
+    pool.language.value = "en"
+    pool.repo_ids.value = "imdb, sst2"
+    reads = []
+    monkeypatch.setattr(ESMIndex, "from_folder", lambda *a, **k: reads.append(a) or 1 / 0)
+    resolved = pool.resolved_pool()
+    assert not reads  # the form's index, not a second read of the folder
+    engine = RankingRequest(pool=pool.pool_request(), model="tiny-model").resolve_pool(
+        index=pool.index
+    )
+    assert resolved == engine
+    assert pool.selection() == {"model_name": "tiny-model", "esm_repo_ids": engine.esm_repo_ids}
+    assert sorted(resolved.esm_repo_ids) == sorted(str(c.source) for c in pool.matches)
+    assert pool.pool_request().filters["language"] == ["en"]
+
+    model = "google-bert/bert-base-multilingual-uncased"
+    configs = [
+        ESMConfig(
+            base_model_name=model,
+            task_id=f"org/task-{i}",
+            language="en" if i % 2 else "de",
+            repo_id=f"org/esm-{i}",
+        )
+        for i in range(6)
+    ]
+    ESMIndex(configs, base_model=model).save()
+    hub = ESMPoolSelector(source="hub", model_name="bert-base-multilingual-uncased")
+    hub.language.value = "en"
+    hub.repo_ids.value = "org/esm-1, org/esm-2, org/esm-3"
+    assert hub.match_count == 2
+    assert hub.selection()["esm_repo_ids"] == ["org/esm-1", "org/esm-3"]
+    # The engine alone (the magic's and the CLI's path) gives the same pool.
+    request = RankingRequest(pool=hub.pool_request(), model="bert-base-multilingual-uncased")
+    assert request.resolve_pool().esm_repo_ids == ["org/esm-1", "org/esm-3"]
+
+
 def test_refresh_from_hub_fetches_coverage_and_index_with_a_fake_hub(isolated_cache, tmp_path):
     """ "Refresh from Hub" lists the base models' coverage and fetches the model's index (here
     from a fake Hub API and a pre-filled Hugging Face cache)."""

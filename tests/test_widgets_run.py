@@ -186,6 +186,38 @@ def test_ranker_receives_the_pool_selection_and_settings(tiny_model, esm_dir):
     assert task.state == "failed" and "RuntimeError: stop here" in panel.errors.text
 
 
+def test_rank_hands_the_engine_its_request_and_the_pool_the_engine_resolved(
+    tiny_model, esm_dir, monkeypatch
+):
+    """Rank loads the target with the request's TargetRequest and runs the RankingRequest
+    with the pool that RankingRequest.resolve_pool gave for the form's index: the panel has
+    no loading or pool resolution of its own."""
+    from hfselect_widgets.engine.requests import RankingRequest
+
+    seen = {}
+    resolve = RankingRequest.resolve_pool
+
+    def spy_resolve(self, *args, **kwargs):
+        seen["index"] = kwargs.get("index")
+        seen["resolved"] = resolve(self, *args, **kwargs)
+        return seen["resolved"]
+
+    def fake_run(self, progress=None, cancel=None, *, dataset=None, pool=None):
+        seen.update(request=self, dataset=dataset, pool=pool)
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(RankingRequest, "resolve_pool", spy_resolve)
+    monkeypatch.setattr(RankingRequest, "run", fake_run)
+    panel = make_panel(tiny_model, esm_dir)
+    task = panel.rank(wait=True)
+    assert task.state == "failed" and "stop here" in panel.errors.text
+    assert seen["index"] is panel.pool.index and seen["index"] is not None
+    assert seen["pool"] is seen["resolved"]
+    assert seen["pool"].ranking_kwargs() == {"model_name": str(tiny_model), "esm_dir": str(esm_dir)}
+    assert len(seen["dataset"]) == len(TINY_TEXTS) and seen["dataset"] is panel.dataset
+    assert seen["request"].target.source is panel.picker.namespace["target"]
+
+
 def test_ranker_and_rank_intervals_reach_the_request_and_the_ranking(tiny_model, esm_dir):
     """The Ranker dropdown offers every engine ranker (ESM-LogME first, the default); the
     choice and "Rank intervals" (off, or a bootstrap of the top K, K=20 by default) go into the

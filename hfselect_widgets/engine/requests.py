@@ -25,6 +25,7 @@ from hfselect_widgets.errors import DatasetError, Fix, HfselectWidgetsError, NoE
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from hfselect_widgets.engine.data.dataset import Dataset
+    from hfselect_widgets.engine.esm.index import ESMIndex
     from hfselect_widgets.engine.progress import CancelToken, ProgressCallback
     from hfselect_widgets.engine.scoring.result import TaskRanking
 
@@ -291,6 +292,19 @@ class ResolvedPool:
     size: int | None = None
     """ESMs in the pool after filtering, when known before ranking."""
 
+    def ranking_kwargs(self) -> dict[str, Any]:
+        """The pool as keyword arguments of :func:`compute_task_ranking` (``model_name`` and
+        whichever of ``esm_dir``, ``esm_repo_ids``, ``esms`` is set)."""
+        kwargs: dict[str, Any] = {"model_name": self.model}
+        for name, value in (
+            ("esm_dir", self.esm_dir),
+            ("esm_repo_ids", self.esm_repo_ids),
+            ("esms", self.esms),
+        ):
+            if value is not None:
+                kwargs[name] = value
+        return kwargs
+
 
 @dataclass
 class RankingRequest:
@@ -354,9 +368,18 @@ class RankingRequest:
         self.pool.validate()
 
     def resolve_pool(
-        self, progress: ProgressCallback | None = None, cancel: CancelToken | None = None
+        self,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+        *,
+        index: ESMIndex | None = None,
     ) -> ResolvedPool:
-        """The base model and the ESMs to score, filters applied."""
+        """The base model and the ESMs to score, filters applied.
+
+        ``index``: the pool's ESM index when the caller holds it already (the widgets count
+        matches from it), so that the folder's configs or the cached Hub index are not read
+        again; without it the index is read when the filters or the model need it.
+        """
         from hfselect_widgets.engine.model_ids import DEFAULT_HUB_MODEL, DEMO_MODEL, is_local_path
 
         self.pool.validate()
@@ -375,9 +398,10 @@ class RankingRequest:
             folder = str(pool._folder())
             if pool.kind == "demo" and model is None:
                 model = DEMO_MODEL
-            index = None
-            if model is None or pool.filters:
-                index = _folder_index(folder, progress, cancel)
+            if index is None and (model is None or pool.filters):
+                from hfselect_widgets.engine.esm.index import ESMIndex
+
+                index = ESMIndex.from_folder(folder, progress, cancel)
             if model is None:
                 models = index.base_models() if index is not None else {}
                 model = next(iter(models)) if len(models) == 1 else None
@@ -394,13 +418,15 @@ class RankingRequest:
         if set(pool.filters) == {"repo_ids"}:
             ids = list(pool.filters["repo_ids"])
             return ResolvedPool(model=model, esm_repo_ids=ids, size=len(ids))
-        from hfselect_widgets.engine.esm.index import ESMIndex
         from hfselect_widgets.engine.model_ids import resolve_model_source
 
         model_id = resolve_model_source(model or DEFAULT_HUB_MODEL)[1] or model
-        index = ESMIndex.load(model_id, progress=progress, cancel=cancel, hf_api=self.hf_api)
-        criteria = {k: v for k, v in pool.filters.items() if k != "repo_ids"}
-        matches = index.filter(**criteria)
+        if index is None:
+            from hfselect_widgets.engine.esm.index import ESMIndex
+
+            index = ESMIndex.load(model_id, progress=progress, cancel=cancel, hf_api=self.hf_api)
+        # repo_ids (the widgets' "Repo ids" filter) narrows the other criteria's matches.
+        matches = index.filter(**pool.filters)
         _check_matches(matches, pool.filters, len(index), f"the Hub ESMs for {model_id}")
         return ResolvedPool(
             model=model, esm_repo_ids=[c.repo_id for c in matches if c.repo_id], size=len(matches)
@@ -493,13 +519,6 @@ class RankingRequest:
             "batch_size": self.batch_size,
             "device": self.device,
         }
-
-
-def _folder_index(esm_dir, progress, cancel):
-    from hfselect_widgets.engine.esm.folder import read_esm_folder_configs
-    from hfselect_widgets.engine.esm.index import ESMIndex
-
-    return ESMIndex.from_configs(read_esm_folder_configs(esm_dir, progress, cancel))
 
 
 def _check_matches(matches: list, filters: Mapping[str, Any], pool_size: int, where: str) -> None:

@@ -21,7 +21,6 @@ from typing import Any
 import ipywidgets as widgets
 import traitlets
 
-from hfselect_widgets.engine.esm.folder import read_esm_folder_configs
 from hfselect_widgets.engine.esm.format import ESMConfig
 from hfselect_widgets.engine.esm.index import ESMIndex
 from hfselect_widgets.engine.hub.discovery import get_esm_coverage
@@ -326,7 +325,7 @@ class ESMPoolSelector(widgets.VBox):
                 if kind == "hub":
                     index = ESMIndex.load_cached(name)
                 else:
-                    index = ESMIndex.from_configs(read_esm_folder_configs(name))
+                    index = ESMIndex.from_folder(name)
             except Exception as exc:  # e.g. the folder does not exist: shown in the form
                 self._index_errors[key] = error_text(exc)
                 return None
@@ -573,26 +572,30 @@ class ESMPoolSelector(widgets.VBox):
             filters=self._filter_values(),
         )
 
+    def resolved_pool(self):
+        """The chosen pool resolved by the engine
+        (:meth:`RankingRequest.resolve_pool
+        <hfselect_widgets.engine.requests.RankingRequest.resolve_pool>`), from the ESM index
+        this form counts with: the model and the ESMs a ranking scores. Raises ``ValueError``
+        while not valid."""
+        from hfselect_widgets.engine.requests import RankingRequest
+
+        if not self.update():
+            raise ValueError("The ESM pool is not ready: " + " ".join(self.problems))
+        request = RankingRequest(
+            pool=self.pool_request(), model=self.model_name or None, hf_api=self.hf_api
+        )
+        return request.resolve_pool(index=self.index)
+
     def selection(self) -> dict[str, Any]:
         """Keyword arguments for ``compute_task_ranking``: ``model_name`` and the ESM pool.
 
-        Local sources give ``esm_dir`` (no filter) or ``esm_repo_ids`` (the matching folders);
-        the Hub gives ``esm_repo_ids`` when filtered, else nothing (all the model's Hub ESMs).
-        ``hf_api`` is included when one was given. Raises ``ValueError`` while not valid.
+        The engine's resolution (:meth:`resolved_pool`): local sources give ``esm_dir`` (no
+        filter) or ``esm_repo_ids`` (the matching folders); the Hub gives ``esm_repo_ids`` when
+        filtered, else nothing (all the model's Hub ESMs). ``hf_api`` is included when one was
+        given. Raises ``ValueError`` while not valid.
         """
-        if not self.update():
-            raise ValueError("The ESM pool is not ready: " + " ".join(self.problems))
-        selection: dict[str, Any] = {"model_name": self.model_name}
-        filters = self._filter_values()
-        if self.esm_source.value == ESM_SOURCE_HUB:
-            if self.matches is not None and filters:
-                selection["esm_repo_ids"] = [c.repo_id for c in self.matches if c.repo_id]
-            elif filters.get("repo_ids"):
-                selection["esm_repo_ids"] = list(filters["repo_ids"])
-        elif filters and self.matches is not None:
-            selection["esm_repo_ids"] = [str(c.source) for c in self.matches]
-        else:
-            selection["esm_dir"] = str(self.esm_folder)
+        selection = self.resolved_pool().ranking_kwargs()
         if self.hf_api is not None:
             selection["hf_api"] = self.hf_api
         return selection

@@ -283,19 +283,25 @@ class RunPanel(widgets.VBox):
             self._update_buttons()
             raise ValueError("Cannot rank yet: " + " ".join(problems))
         request = self.ranking_request()
-        selection = self.pool.selection()
+        # The index the form counted its matches from: the engine filters that one again.
+        index = self.pool.index
         settings = dict(self.settings)
-        picker, ranker = self.picker, self.ranker
+        ranker = self.ranker
 
         def work(progress: ProgressCallback, cancel: threading.Event) -> TaskRanking:
-            dataset = picker.build_dataset()
+            # The engine's request layer loads the target and resolves the pool.
+            dataset = request.target.load()
             self.dataset = dataset  # the Verify tab verifies the ranking on this target
             check_cancel(cancel)
             self.status.value = message_html(
                 f"Ranking {len(dataset)} examples against {self.pool.describe()}…"
             )
-            if ranker is None:  # the engine's request layer: load, resolve, rank
-                return request.run(progress, cancel, dataset=dataset)
+            pool = request.resolve_pool(progress, cancel, index=index)
+            if ranker is None:
+                return request.run(progress, cancel, dataset=dataset, pool=pool)
+            selection = pool.ranking_kwargs()
+            if request.hf_api is not None:
+                selection["hf_api"] = request.hf_api
             return ranker(dataset, progress=progress, cancel=cancel, **selection, **settings)
 
         self.summary.value = ""

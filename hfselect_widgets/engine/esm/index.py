@@ -93,6 +93,19 @@ class ESMIndex:
         return cls(configs, failures=failures, base_model=base_model)
 
     @classmethod
+    def from_folder(
+        cls,
+        esm_dir: str | os.PathLike,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> ESMIndex:
+        """An index over the ESMs below a local folder (their configs only; unreadable
+        folders in :attr:`failures`). Progress stage ``"metadata"``."""
+        from hfselect_widgets.engine.esm.folder import read_esm_folder_configs
+
+        return cls.from_configs(read_esm_folder_configs(esm_dir, progress, cancel))
+
+    @classmethod
     def load(
         cls,
         model_name: str | None = None,
