@@ -358,22 +358,24 @@ class EsmRankMagics(Magics, Configurable):
         "(sentence-transformers/all-MiniLM-L6-v2) for the demo pool, the model the ESMs of a "
         "folder were trained for, else bert-base-multilingual-uncased.",
     ).tag(config=True)
-    split = Unicode("train", help="Dataset split to sample from.").tag(config=True)
-    num_examples = Int(1000, help="Rows to sample from the target dataset (0: all).").tag(
-        config=True
-    )
-    seed = Int(42, help="Sampling seed (the same seed picks the same rows as hfselect).").tag(
-        config=True
-    )
-    top = Int(10, help="Rows shown in the explorer or table.").tag(config=True)
+    split = Unicode(defaults.SPLIT, help="Dataset split to sample from.").tag(config=True)
+    num_examples = Int(
+        defaults.NUM_EXAMPLES, help="Rows to sample from the target dataset (0: all)."
+    ).tag(config=True)
+    seed = Int(
+        defaults.SEED, help="Sampling seed (the same seed picks the same rows as hfselect)."
+    ).tag(config=True)
+    top = Int(defaults.TOP, help="Rows shown in the explorer or table.").tag(config=True)
     esm_source = Unicode(
-        "demo",
+        defaults.POOL,
         help="ESM pool when the call names none: 'demo' (the bundled collection, offline), "
         "'hub' (every Hub ESM for the base model) or a folder of ESM folders.",
     ).tag(config=True)
     widget = Bool(True, help="Show the results explorer (False: a plain table).").tag(config=True)
-    batch_size = Int(128, help="Texts per embedding batch.").tag(config=True)
-    device = Unicode("auto", help="'cpu', 'cuda' or 'auto' (CUDA when available).").tag(config=True)
+    batch_size = Int(defaults.BATCH_SIZE, help="Texts per embedding batch.").tag(config=True)
+    device = Unicode(defaults.DEVICE, help="'cpu', 'cuda' or 'auto' (CUDA when available).").tag(
+        config=True
+    )
     progress = Bool(True, help="Draw progress bars while ranking.").tag(config=True)
     embedding_cache = Bool(True, help="Cache target embeddings on disk between runs.").tag(
         config=True

@@ -22,6 +22,7 @@ import ipywidgets as widgets
 import pandas as pd
 import traitlets
 
+from hfselect_widgets.engine import defaults
 from hfselect_widgets.engine.data import (
     FILE_FORMATS,
     ColumnSuggestion,
@@ -129,8 +130,8 @@ class DatasetPicker(widgets.VBox):
         *,
         hf_api: Any = None,
         source: str = SOURCE_HUB,
-        num_examples: int = 1000,
-        seed: int = 42,
+        num_examples: int = defaults.NUM_EXAMPLES,
+        seed: int = defaults.SEED,
         preview_rows: int = 5,
         **kwargs: Any,
     ):

@@ -112,7 +112,7 @@ class RunPanel(widgets.VBox):
         picker: DatasetPicker,
         pool: ESMPoolSelector,
         *,
-        batch_size: int = 128,
+        batch_size: int = defaults.BATCH_SIZE,
         device_name: str | None = None,
         embedding_cache: Any = True,
         n_jobs: int | None = None,
