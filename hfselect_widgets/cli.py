@@ -15,7 +15,7 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-from hfselect_widgets._options import add_scoring_options
+from hfselect_widgets._options import add_scoring_options, add_target_options
 from hfselect_widgets._version import __version__
 from hfselect_widgets.engine import defaults
 from hfselect_widgets.engine.scoring.explain import HOW_TO_READ_SCORE
@@ -75,56 +75,7 @@ def _add_dataset_arguments(
         help="a Hub dataset id (e.g. stanfordnlp/imdb) or a local CSV / JSON lines / Parquet file"
         + (" (default: the bundled demo target)" if optional else ""),
     )
-    group.add_argument(
-        "--text-col",
-        nargs="+",
-        required=not optional,
-        default=[defaults.TEXT_COL],
-        metavar="COL",
-        help="text column(s); several columns are joined with ' [SEP] '",
-    )
-    group.add_argument(
-        "--label-col",
-        required=not optional,
-        default=defaults.LABEL_COL,
-        metavar="COL",
-        help="label column",
-    )
-    group.add_argument("--subset", default=None, help="Hub dataset subset (configuration)")
-    group.add_argument(
-        "--split", default=defaults.SPLIT, help=f"split to sample from (default: {defaults.SPLIT})"
-    )
-    task = group.add_mutually_exclusive_group()
-    task.add_argument(
-        "--regression",
-        dest="is_regression",
-        action="store_true",
-        default=None,
-        help="real-valued labels (default: inferred from the label type)",
-    )
-    task.add_argument(
-        "--classification", dest="is_regression", action="store_false", help="class labels"
-    )
-    group.add_argument(
-        "--num-examples",
-        type=int,
-        default=defaults.NUM_EXAMPLES,
-        metavar="N",
-        help=f"sample size (default: {defaults.NUM_EXAMPLES}; 0 uses every row)",
-    )
-    group.add_argument(
-        "--seed", type=int, default=defaults.SEED, help=f"sampling seed (default: {defaults.SEED})"
-    )
-    group.add_argument(
-        "--drop-missing",
-        action="store_true",
-        help="drop rows without text or label instead of refusing the dataset",
-    )
-    group.add_argument(
-        "--force",
-        action="store_true",
-        help="rank even when the target looks wrong (e.g. labels that are nearly all distinct)",
-    )
+    add_target_options(group, required=not optional)
 
 
 def _add_ranking_arguments(parser: argparse.ArgumentParser, demo: bool = False) -> None:
@@ -232,8 +183,8 @@ def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
         dest="task_id",
         default=None,
         metavar="NAME",
-        help="the intermediate dataset's name in rankings (its task_id; default: a data "
-        "file's stem, a Hub dataset's id)",
+        help="the intermediate dataset's name in rankings (its task_id; default: the output "
+        "folder's name for a data file, the id for a Hub dataset)",
     )
     meta.add_argument("--language", default=None, help="language of the dataset, e.g. en")
     meta.add_argument("--developers", default=None, help="who trained the ESM")
@@ -576,12 +527,15 @@ def run_demo(args: argparse.Namespace) -> int:
 
 
 def _train_task_id(args: argparse.Namespace) -> str | None:
-    """``--task-id``, else a data file's stem (``reviews`` for ``reviews.csv``); ``None`` for
-    a Hub dataset or folder (its id is the task id)."""
+    """``--task-id``, else for a data file the output folder's name (``my-reviews`` for
+    ``-o esms/my-reviews``: data files are often called ``train.csv``); ``None`` for a Hub
+    dataset or folder (its id is the task id)."""
     if args.task_id:
         return args.task_id
     path = Path(str(args.dataset)).expanduser()
-    return path.stem if path.is_file() else None
+    if not path.is_file():
+        return None
+    return Path(args.output_dir).expanduser().resolve().name or path.stem
 
 
 def check_train_args(args: argparse.Namespace) -> None:
@@ -599,14 +553,17 @@ def run_train(args: argparse.Namespace) -> int:
     check_train_args(args)
     from hfselect_widgets.engine.hub.network import ensure_model_available
     from hfselect_widgets.engine.model_ids import DEMO_MODEL
+
+    # The data file's mistakes and an unreachable base model are answered before the
+    # training modules (torch, transformers) are imported.
+    request = _target_request(args)
+    request.name = _train_task_id(args)
+    dataset = request.load()
+    ensure_model_available(args.model or DEMO_MODEL)
     from hfselect_widgets.engine.progress import TqdmProgress
     from hfselect_widgets.engine.training import TrainingQualityWarning, train_esm
     from hfselect_widgets.engine.training.finetune import FineTuneConfig
 
-    ensure_model_available(args.model or DEMO_MODEL)
-    request = _target_request(args)
-    request.name = _train_task_id(args)
-    dataset = request.load()
     finetune = FineTuneConfig(
         num_epochs=args.epochs,
         max_epochs=max(args.epochs, FineTuneConfig.max_epochs),

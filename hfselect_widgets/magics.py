@@ -70,7 +70,7 @@ from IPython.display import display
 from traitlets import Bool, Int, TraitError, Unicode, validate
 from traitlets.config import Configurable
 
-from hfselect_widgets._options import add_scoring_options
+from hfselect_widgets._options import add_scoring_options, add_target_options
 from hfselect_widgets.engine import defaults
 from hfselect_widgets.errors import ANY_VALUE, Vocabulary
 
@@ -148,43 +148,7 @@ def _build_parser() -> _EsmRankParser:
         "id / local dataset folder (in a cell, may be given as 'dataset: ...')",
     )
     data = parser.add_argument_group("target dataset")
-    data.add_argument(
-        "--text-col",
-        nargs="+",
-        default=None,
-        metavar="COL",
-        help="text column(s); several are joined with ' [SEP] ' (required)",
-    )
-    data.add_argument("--label-col", default=None, metavar="COL", help="label column (required)")
-    data.add_argument("--subset", default=None, help="Hub dataset subset (configuration)")
-    data.add_argument("--split", default=None, help="split to sample from (default: train)")
-    data.add_argument(
-        "--num-examples", type=int, default=None, metavar="N", help="sample size (0: all rows)"
-    )
-    data.add_argument("--seed", type=int, default=None, help="sampling seed")
-    data.add_argument(
-        "--drop-missing",
-        action="store_true",
-        default=None,
-        help="drop rows without text or label instead of refusing the dataset",
-    )
-    data.add_argument(
-        "--force",
-        action="store_true",
-        default=None,
-        help="rank even when the target looks wrong (e.g. labels that are nearly all distinct)",
-    )
-    task = data.add_mutually_exclusive_group()
-    task.add_argument(
-        "--regression",
-        dest="is_regression",
-        action="store_true",
-        default=None,
-        help="real-valued labels (default: inferred from the label type)",
-    )
-    task.add_argument(
-        "--classification", dest="is_regression", action="store_false", help="class labels"
-    )
+    add_target_options(data, fill_defaults=False)
     pool = parser.add_argument_group("base model and ESM pool")
     pool.add_argument(
         "--model",
