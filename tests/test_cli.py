@@ -149,20 +149,70 @@ def test_train_into_an_existing_folder_answers_before_torch_is_imported(setup, t
     assert heavy == set()
 
 
-def test_train_task_id_defaults_to_the_file_stem_and_name_overrides_it(setup, tmp_path):
-    """The trained ESM's task_id: --task-id/--name when given, else the data file's stem
-    (not "target.csv"), and the dataset loaded for training carries it."""
+def test_train_task_id_defaults_to_the_output_folder_name_and_name_overrides_it(setup, tmp_path):
+    """The trained ESM's task_id: --task-id/--name when given, else the output folder's name
+    (not "target.csv", nor the "train" of a train.csv), and the dataset loaded for training
+    carries it; a Hub dataset keeps its id."""
     _, _, data = setup
     base = ["train", str(data), "--text-col", "sentence", "--label-col", "label"]
     parser = cli.build_parser()
-    args = parser.parse_args([*base, "-o", str(tmp_path / "a")])
-    assert cli._train_task_id(args) == "target"
+    args = parser.parse_args([*base, "-o", str(tmp_path / "esms" / "my-reviews") + "/"])
+    assert cli._train_task_id(args) == "my-reviews"
+    hub = parser.parse_args(["train", "org/data", "--text-col", "t", "--label-col", "l", "-o", "x"])
+    assert cli._train_task_id(hub) is None
     named = parser.parse_args([*base, "-o", str(tmp_path / "b"), "--name", "my-reviews"])
     assert cli._train_task_id(named) == "my-reviews"
     assert parser.parse_args([*base, "-o", "x", "--task-id", "t"]).task_id == "t"
     request = cli._target_request(named)
     request.name = cli._train_task_id(named)
     assert request.load().metadata["task_id"] == "my-reviews"
+
+
+@pytest.mark.parametrize(
+    ("extra", "phrase"),
+    [
+        (["--esm-dir", "{tmp}/no-such-esms"], "does not exist"),
+        (["--esm-dir", "{data}"], "is a file, not a folder"),
+        (["--demo", "-o", "{tmp}"], "is a folder; give a file name"),
+        (["--demo", "--output-html", "{tmp}"], "is a folder; give a file name"),
+        (["--demo", "--label-col", "sentence"], "also the text column"),
+    ],
+    ids=["missing-esm-dir", "esm-dir-is-a-file", "csv-output-folder", "html-output-folder",
+         "text-is-label"],
+)  # fmt: skip
+def test_cheap_mistakes_answer_in_one_line_before_torch_is_imported(setup, tmp_path, extra, phrase):
+    """An --esm-dir that does not exist (or is a file), an output path that is a folder (it
+    used to fail with IsADirectoryError after the whole ranking) and text = label column:
+    exit status 2, one line, and torch was never imported to find out."""
+    _, _, data = setup
+    extra = [e.format(tmp=tmp_path, data=data) for e in extra]
+    status, err, heavy = _run_cli_in_fresh_python(
+        "rank", str(data), "--text-col", "sentence", "--label-col", "label", *extra,
+    )  # fmt: skip
+    assert status == 2, err
+    assert err.startswith("error: ") and len(err.strip().splitlines()) == 1, err
+    assert phrase in err and "Traceback" not in err
+    assert heavy == set()
+
+
+def test_missing_or_broken_data_file_answers_before_torch_is_imported(tmp_path):
+    """`rank`/`train` of a data file that does not exist or cannot be read: one line, exit
+    status 2, before torch (the scoring and training modules) is imported."""
+    broken = tmp_path / "latin.csv"
+    broken.write_bytes("text,label\ncaf\xe9,1\n".encode("cp1252"))
+    for command, path, phrase in [
+        ("rank", tmp_path / "missing.csv", "no such file"),
+        ("rank", broken, "not UTF-8"),
+        ("train", broken, "not UTF-8"),
+    ]:
+        extra = ["--demo"] if command == "rank" else ["-o", str(tmp_path / "esm")]
+        status, err, heavy = _run_cli_in_fresh_python(
+            command, str(path), "--text-col", "text", "--label-col", "label", *extra
+        )
+        assert status == 2, err
+        assert err.startswith("error: ") and len(err.strip().splitlines()) == 1, err
+        assert phrase in err
+        assert "torch" not in heavy, (command, path)
 
 
 def test_warnings_print_on_their_own_lines_and_the_scores_are_explained(setup, capsys):

@@ -21,7 +21,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hfselect_widgets.engine import defaults
-from hfselect_widgets.errors import DatasetError, Fix, HfselectWidgetsError, NoESMsFoundError
+from hfselect_widgets.errors import (
+    DatasetError,
+    ESMFolderNotFoundError,
+    Fix,
+    HfselectWidgetsError,
+    NoESMsFoundError,
+)
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from hfselect_widgets.engine.data.dataset import Dataset
@@ -244,6 +250,13 @@ class PoolRequest:
             )
         if self.kind == "folder" and not self.esm_dir:
             raise RequestError("A folder pool needs the folder of ESMs.", field="esm_dir")
+        if self.kind == "folder":
+            folder = self._folder()
+            # A cheap path check, answered before the target is loaded or torch imported.
+            if not folder.exists():
+                raise ESMFolderNotFoundError(str(self.esm_dir))
+            if not folder.is_dir():
+                raise ESMFolderNotFoundError(str(self.esm_dir), "is a file, not a folder")
         if self.kind in ("list", "objects") and not self.esms:
             raise RequestError("The list of ESMs is empty.", field="esms")
         unknown = sorted(set(self.filters) - set(FILTER_KEYS) - {"repo_ids"})
@@ -445,8 +458,8 @@ class RankingRequest:
 
         ``dataset`` and ``pool`` skip those steps when a front end already has them.
         """
-        from hfselect_widgets.engine.scoring.ranking import compute_task_ranking
-
+        # Cheap checks, loading and the target checks come before the scoring modules (and
+        # torch) are imported: a mistake is answered in a second, not after the imports.
         self.validate()
         dataset = dataset if dataset is not None else self.target.load()
         target_warnings = self.target.check(dataset)
@@ -457,6 +470,8 @@ class RankingRequest:
         # Offline: one typed error about the base model now, not transformers' retries.
         ensure_model_available(pool.model or DEFAULT_HUB_MODEL)
         self._load_model(pool.model or DEFAULT_HUB_MODEL, progress)
+        from hfselect_widgets.engine.scoring.ranking import compute_task_ranking
+
         ranking = compute_task_ranking(
             dataset,
             model_name=pool.model,
