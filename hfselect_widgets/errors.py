@@ -398,9 +398,10 @@ class HubUnavailableError(HfselectWidgetsError, ConnectionError):
         *,
         field: str | None = None,
         offline: bool = False,
+        offline_mode: bool = False,
     ):
         self.what = what
-        self.offline = offline
+        self.offline = offline or offline_mode
         msg = f"Cannot reach the Hugging Face Hub for {what} and nothing usable is cached."
         if detail:
             msg += f" ({detail})"
@@ -410,7 +411,13 @@ class HubUnavailableError(HfselectWidgetsError, ConnectionError):
             "dataset": ("use a local file or DataFrame instead: {0}", "dataset"),
             "model": ("use a model folder on disk: {0}", "model"),
         }.get(field, ("rank against a local ESM folder: {0}", "esm_dir"))
-        if offline:
+        if offline_mode:
+            # The user chose offline mode (HF_HUB_OFFLINE=1): only the cache is looked at.
+            advice = (
+                "Work offline: " + alternative[0] + ", or unset HF_HUB_OFFLINE and connect "
+                "once to download it (it is cached for offline use)."
+            )
+        elif offline:
             # No network: what is cached works; HF_HUB_OFFLINE=1 skips the reachability check.
             advice = (
                 "Work offline: " + alternative[0] + ", or use what is in the Hugging Face "

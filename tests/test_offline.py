@@ -212,3 +212,70 @@ def test_publish_offline_fails_at_once_saying_so(unreachable_hub, tmp_path):
     with pytest.raises(UploadError, match="You are offline"):
         publish_esm(folder, "me/esm-data", token="hf_NotARealToken")
     assert unreachable_hub.requests == [] and unreachable_hub.sleeps == []
+
+
+@pytest.fixture
+def silent_resolver(unreachable_hub, monkeypatch):
+    """A name resolver that never answers (a network where DNS packets are dropped), and the
+    Hub at a host name: every Hub touch would wait for the resolver."""
+    import threading
+
+    from huggingface_hub import constants
+
+    released = threading.Event()
+    lookups = []
+
+    def never_answers(host, *args, **kwargs):
+        lookups.append(host)
+        released.wait(30)  # bounded: a test that waits for it fails instead of hanging
+        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+    monkeypatch.setattr(constants, "ENDPOINT", "https://hub.unreachable.example")
+    monkeypatch.setattr(socket, "getaddrinfo", never_answers)
+    network.reset_hub_state()
+    yield lookups
+    released.set()
+
+
+def test_cli_rank_with_a_silent_resolver_fails_in_under_5_seconds(
+    silent_resolver, unreachable_hub, tmp_path, capsys
+):
+    """The network unreachable in the slow way (the resolver never answers, as behind a dead
+    DNS or an unroutable proxy): `rank FILE` against the Hub fails with one line and exit
+    status 2 in under 5 s (it was 23-51 s of "Retrying in Ns"), after one bounded probe."""
+    data = tmp_path / "target.csv"
+    pd.DataFrame(
+        {"text": [f"text {i} is {'good' if i % 2 else 'bad'}" for i in range(40)],
+         "label": [i % 2 for i in range(40)]}
+    ).to_csv(data, index=False)  # fmt: skip
+    started = time.monotonic()
+    code = cli.main(
+        ["rank", str(data), "--text-col", "text", "--label-col", "label",
+         "--model", "someone/some-model", "--no-progress"]
+    )  # fmt: skip
+    elapsed = time.monotonic() - started
+    err = capsys.readouterr().err
+    assert code == 2
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    assert "you are offline" in lines[0] and "did not answer" in lines[0]
+    assert elapsed < 5, f"took {elapsed:.1f} s to fail offline"
+    assert silent_resolver == ["hub.unreachable.example"]  # one lookup: the probe's
+    assert unreachable_hub.sleeps == [] and unreachable_hub.requests == []
+
+
+def test_offline_mode_without_the_model_cached_is_the_same_typed_error(monkeypatch, tmp_path):
+    """HF_HUB_OFFLINE=1 and a base model that is not cached: HubUnavailableError about the
+    model (not transformers' OSError), whose advice fits offline mode."""
+    from huggingface_hub import constants
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    network.reset_hub_state()
+    with pytest.raises(HubUnavailableError) as caught:
+        network.ensure_model_available("someone/some-model")
+    error = caught.value
+    assert error.field == "model" and error.offline
+    rendered = error.render(cli.CLI_WORDS)
+    assert "HF_HUB_OFFLINE is set" in rendered and "unset HF_HUB_OFFLINE" in rendered
+    assert "--model PATH" in rendered and "\n" not in rendered

@@ -215,13 +215,18 @@ def reset_hub_state() -> None:
 
 def ensure_model_available(name: str | os.PathLike, *, role: str = "base model") -> None:
     """Before loading a model from the Hub: :class:`HubUnavailableError` (about the model,
-    with advice about models) at once when the Hub cannot be reached and the model is not in
-    the Hugging Face cache, instead of ``transformers``' retries. A local folder, the
-    pip-packaged demo model and a cached model pass."""
+    with advice about models) at once when the Hub cannot be reached, or offline mode is set
+    (``HF_HUB_OFFLINE=1``), and the model is not in the Hugging Face cache, instead of
+    ``transformers``' retries or its own error. A local folder, the pip-packaged demo model
+    and a cached model pass."""
     from hfselect_widgets.engine.model_ids import is_local_path, resolve_model_source
 
     load_from, _ = resolve_model_source(str(name))
-    if is_local_path(load_from) or ensure_hub() is None:
+    if is_local_path(load_from):
+        return
+    # HF_HUB_OFFLINE=1 (the user's choice): the cache answers, and without the model in it
+    # the same one typed error as after a failed probe, not transformers' OSError.
+    if ensure_hub() is None and not user_offline_mode():
         return
     from huggingface_hub import try_to_load_from_cache
 
@@ -242,7 +247,7 @@ def hub_unavailable(
     if reason is not None:
         return HubUnavailableError(what, f"you are offline: {reason}", field=field, offline=True)
     if user_offline_mode():
-        return HubUnavailableError(what, "HF_HUB_OFFLINE is set", field=field, offline=True)
+        return HubUnavailableError(what, "HF_HUB_OFFLINE is set", field=field, offline_mode=True)
     return HubUnavailableError(what, short_reason(exc) if exc else None, field=field)
 
 
