@@ -68,3 +68,13 @@ def test_readme_layout_names_every_engine_subpackage():
 def test_readme_points_only_inside_the_repository():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert "../" not in readme, "the README refers to a path outside the repository"
+
+
+def test_readme_carries_the_shared_how_to_read_the_scores_paragraph():
+    """The README explains the scores with the very paragraph the Results tab, the HTML report
+    and `rank --help` show (issue 10), so the four never drift apart."""
+    from hfselect_widgets.engine.scoring.explain import HOW_TO_READ_SCORE
+
+    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    assert "How to read the scores" in readme
+    assert " ".join(HOW_TO_READ_SCORE.split()) in readme

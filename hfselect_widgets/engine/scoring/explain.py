@@ -29,7 +29,9 @@ HOW_TO_READ_SCORE = (
     "transformed by one candidate's ESM, per example: how well that intermediate dataset's "
     "transfer fits your task. Higher is better. Scores compare only within one ranking (same "
     "target, same base model); their absolute value depends on the target and is not a "
-    "probability or an accuracy."
+    "probability or an accuracy. Whether a gap between two scores matters depends on how "
+    "noisy the target sample is: rank with rank intervals (uncertainty) to see which top "
+    "candidates are told apart, and treat candidates whose intervals overlap as equally good."
 )
 
 # Below this many rows a ranking is a rough guide at best, whatever the embedding dimension.
