@@ -1,7 +1,7 @@
 """hfselect's ``hfselect.esm_logme`` module (ranking), re-exported from the engine."""
 
 from hfselect_widgets.engine.data.dataset import Dataset
-from hfselect_widgets.engine.embedding.model import get_pooled_output
+from hfselect_widgets.engine.embedding.pooling import get_pooled_output
 from hfselect_widgets.engine.esm.format import ESM
 from hfselect_widgets.engine.hub.discovery import find_esm_repo_ids
 from hfselect_widgets.engine.hub.download import fetch_esms

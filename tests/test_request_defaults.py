@@ -34,7 +34,9 @@ def test_the_request_layer_takes_its_defaults_from_the_defaults_module():
 
 
 def test_the_command_line_defaults_are_the_engines():
-    args = cli.build_parser().parse_args(["rank", "data.csv", "--text-col", "t", "--label-col", "l"])
+    args = cli.build_parser().parse_args(
+        ["rank", "data.csv", "--text-col", "t", "--label-col", "l"]
+    )
     assert (args.split, args.num_examples, args.seed) == (
         defaults.SPLIT,
         defaults.NUM_EXAMPLES,

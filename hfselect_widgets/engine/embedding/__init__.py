@@ -1,15 +1,17 @@
-"""Base models and embeddings: loading and pooling (model), the on-disk embedding cache (cache), base/fine-tuned embedding pairs (pairs)."""
+"""Base models and embeddings: the pooling rule the ESMs expect (pooling), loading a base model
+and embedding texts with it (model), the on-disk embedding cache (cache), base/fine-tuned
+embedding pairs (pairs)."""
 
 from hfselect_widgets.engine._lazy import lazy_exports
 
 _EXPORTS = {
-    "POOLING_METHODS": ".model",
+    "POOLING_METHODS": ".pooling",
     "DEFAULT_MAX_LENGTH": ".model",
     "BaseModel": ".model",
-    "pool": ".model",
-    "get_pooled_output": ".model",
-    "detect_pooling": ".model",
-    "sentence_transformers_pooling": ".model",
+    "pool": ".pooling",
+    "get_pooled_output": ".pooling",
+    "detect_pooling": ".pooling",
+    "sentence_transformers_pooling": ".pooling",
     "resolve_device": ".model",
     "load_base_model": ".model",
     "wrap_base_model": ".model",
