@@ -29,7 +29,7 @@ import ipywidgets as widgets
 import numpy as np
 
 from hfselect_widgets.engine.evaluation.transfer import STAGE_TRANSFER
-from hfselect_widgets.engine.evaluation.verify import STAGE_SOURCES
+from hfselect_widgets.engine.evaluation.verify import STAGE_SOURCES, split_budget
 from hfselect_widgets.engine.progress import ProgressCallback, check_cancel
 from hfselect_widgets.widgets._background import TaskRunner
 from hfselect_widgets.widgets.worker import BackgroundTask, ErrorBox, StageProgress, message_html
@@ -108,28 +108,6 @@ def result_table_html(result: Any) -> str:
         "<div style='font-size:90%'><table class='hfsw-verify-table'>"
         f"<thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>{skipped}</div>"
     )
-
-
-def _subset(dataset: Any, index: np.ndarray) -> Any:
-    from hfselect_widgets.engine.data.dataset import Dataset
-
-    texts, labels = list(dataset.texts), np.asarray(dataset.labels)
-    index = np.sort(index)
-    return Dataset(
-        [texts[i] for i in index],
-        labels[index],
-        is_regression=dataset.is_regression,
-        metadata=dict(getattr(dataset, "metadata", {}) or {}),
-    )
-
-
-def split_budget(dataset: Any, rows: int | None, seed: int = 0) -> tuple[Any, Any | None]:
-    """``rows`` random rows of ``dataset`` to verify with, and the rest (``None`` if none)."""
-    n = len(dataset)
-    if not rows or rows >= n:
-        return dataset, None
-    order = np.random.default_rng(seed).permutation(n)
-    return _subset(dataset, order[:rows]), _subset(dataset, order[rows:])
 
 
 class VerifyPanel(widgets.VBox):

@@ -96,24 +96,43 @@ def _interval(values: list[float]) -> tuple[float, float, float]:
     return mean, mean - half, mean + half
 
 
-def split_target(dataset, test_share: float = 0.3, seed: int = 0):
-    """Train and test rows of ``dataset`` (a seeded random split; at least one row each)."""
+def subset_rows(dataset, index, *, keep_metadata: bool = True):
+    """The rows ``index`` of ``dataset`` as a new Dataset, in their order in ``dataset``, with
+    its task type (and its metadata, unless ``keep_metadata`` is false)."""
     from hfselect_widgets.engine.data.dataset import Dataset
 
+    texts, labels = list(dataset.texts), np.asarray(dataset.labels)
+    index = np.sort(np.asarray(index, dtype=int))
+    metadata = dict(getattr(dataset, "metadata", {}) or {}) if keep_metadata else None
+    return Dataset(
+        [texts[i] for i in index],
+        labels[index],
+        is_regression=dataset.is_regression,
+        metadata=metadata,
+    )
+
+
+def split_target(dataset, test_share: float = 0.3, seed: int = 0):
+    """Train and test rows of ``dataset`` (a seeded random split; at least one row each)."""
     n = len(dataset)
     if n < 4:
         raise ValueError(f"The target has {n} rows: verifying needs at least 4 (train + test).")
     order = np.random.default_rng(seed).permutation(n)
     count = min(max(1, int(round(n * test_share))), n - 1)
-    texts, labels = list(dataset.texts), np.asarray(dataset.labels)
+    return (
+        subset_rows(dataset, order[count:], keep_metadata=False),
+        subset_rows(dataset, order[:count], keep_metadata=False),
+    )
 
-    def part(index):
-        index = np.sort(index)
-        return Dataset(
-            [texts[i] for i in index], labels[index], is_regression=dataset.is_regression
-        )
 
-    return part(order[count:]), part(order[:count])
+def split_budget(dataset, rows: int | None, seed: int = 0):
+    """``rows`` random rows of ``dataset`` to verify with, and the rest (``None`` if none):
+    the Verify tab's row budget. Seeded, so the same rows each time."""
+    n = len(dataset)
+    if not rows or rows >= n:
+        return dataset, None
+    order = np.random.default_rng(seed).permutation(n)
+    return subset_rows(dataset, order[:rows]), subset_rows(dataset, order[rows:])
 
 
 def _source_dataset(config, sources: Mapping[str, Any], num_rows: int | None):
@@ -247,4 +266,11 @@ def verify_transfer(
     )
 
 
-__all__ = ["CandidateResult", "VerificationResult", "split_target", "verify_transfer"]
+__all__ = [
+    "CandidateResult",
+    "VerificationResult",
+    "split_budget",
+    "split_target",
+    "subset_rows",
+    "verify_transfer",
+]
