@@ -54,15 +54,75 @@ def test_magic_page_shows_every_option_and_config_trait():
         assert f"| `{name}` |" in page, name
 
 
-def test_readme_layout_names_every_engine_subpackage():
+def _readme_layout() -> str:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    layout = readme.split("## Layout", 1)[1].split("\n## ", 1)[0]
+    return readme.split("## Layout", 1)[1].split("\n## ", 1)[0]
+
+
+def _layout_block(layout: str, name: str) -> str:
+    """The lines of the layout from the one that starts with ``name`` to the next entry of
+    the same or a lower indent."""
+    lines = layout.splitlines()
+    for i, line in enumerate(lines):
+        if line.strip().startswith(name):
+            indent = len(line) - len(line.lstrip())
+            block = [line]
+            for following in lines[i + 1 :]:
+                stripped = following.lstrip()
+                own = len(following) - len(stripped)
+                # A continuation line is indented past the entry's name column.
+                if stripped and own <= indent + len(name):
+                    break
+                block.append(following)
+            return "\n".join(block)
+    raise AssertionError(f"{name} is not in the README's layout")
+
+
+def test_readme_layout_names_every_engine_module_in_its_subpackage():
+    """The layout is the tree: each engine sub-package's entry names every module in it, and
+    every module directly under engine/ has its own line."""
+    layout = _readme_layout()
     engine = ROOT / "hfselect_widgets" / "engine"
-    packages = sorted(p.name for p in engine.iterdir() if (p / "__init__.py").is_file())
-    assert packages, "no engine sub-packages found"
-    for name in packages:
-        assert re.search(rf"^\s+{re.escape(name)}/", layout, re.M), f"engine/{name}/ not in README"
-    assert "errors.py" in layout
+    packages = sorted(p for p in engine.iterdir() if (p / "__init__.py").is_file())
+    assert len(packages) >= 8, "no engine sub-packages found"
+    for package in packages:
+        block = _layout_block(layout, f"{package.name}/")
+        for module in sorted(package.glob("*.py")):
+            if module.stem != "__init__":
+                assert re.search(rf"\b{module.stem}\b", block), (
+                    f"engine/{package.name}/{module.name} is not named in the README's layout"
+                )
+    for module in sorted(engine.glob("*.py")):
+        if module.stem != "__init__":
+            assert re.search(rf"^\s+{re.escape(module.name)}\s", layout, re.M), module.name
+
+
+def test_readme_layout_names_every_top_level_module_and_folder():
+    """Every module and folder of the package and every folder of the repository is in the
+    layout (hfselect's alias modules count as one line), and every path it names exists."""
+    import hfselect_widgets
+
+    layout = _readme_layout()
+    package = ROOT / "hfselect_widgets"
+    aliases = set(hfselect_widgets._SUBMODULES) - {"errors"}
+    for entry in sorted(package.iterdir()):
+        if entry.name.startswith((".", "__pycache__")) or entry.stem in aliases:
+            continue
+        if entry.suffix == ".py" and entry.stem not in ("_version", "__init__"):
+            assert entry.name in layout, f"hfselect_widgets/{entry.name} not in the layout"
+        elif entry.is_dir() and (entry / "__init__.py").is_file():
+            assert f"{entry.name}/" in layout, f"hfselect_widgets/{entry.name}/ not in the layout"
+    for folder in ("scripts", "notebooks", "binder", "docs", "tests", "benchmarks"):
+        assert re.search(rf"^{folder}/", layout, re.M), folder
+    assert re.search(r"^\s+browser/", layout, re.M)
+    for widget_module in (package / "widgets").glob("*.py"):
+        if widget_module.stem not in ("__init__",):
+            assert widget_module.stem.lstrip("_") in _layout_block(layout, "widgets/"), (
+                widget_module.name
+            )
+    # Nothing named that is not there.
+    for name in re.findall(r"\b([\w]+\.py)\b", layout):
+        assert list(ROOT.rglob(name)), f"{name} is in the layout but not in the repository"
 
 
 def test_readme_points_only_inside_the_repository():
