@@ -59,6 +59,7 @@ import re
 import sys
 import textwrap
 import threading
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -370,16 +371,24 @@ class EsmRankMagics(Magics, Configurable):
     def esm_rank(self, line: str, cell: str | None = None) -> TaskRanking:
         from hfselect_widgets.errors import HfselectWidgetsError
 
+        caught: list[warnings.WarningMessage] = []
         try:
             request = self.parse(line, cell)
-            ranking = self.run(request)
+            # The engine's warnings (small sample, target checks, a file's delimiter) are
+            # shown as lines of their own, not as "UserWarning" with a leaked source line.
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", UserWarning)
+                ranking = self.run(request)
         except HfselectWidgetsError as error:
+            _print_warnings(_user_warnings(caught))
             if not self.full_traceback:
                 _render_as_one_line(error)
             raise
+        finally:
+            _reissue_other_warnings(caught)
         if request.output:
             self.shell.user_ns[request.output] = ranking
-        self._show(ranking, request)
+        self._show(ranking, request, _user_warnings(caught))
         return _shown(ranking)
 
     esm_rank.__doc__ = PARSER.format_help() + _CELL_HELP
@@ -532,14 +541,51 @@ class EsmRankMagics(Magics, Configurable):
 
     # -- show -----------------------------------------------------------------------------------
 
-    def _show(self, ranking: TaskRanking, request: RankRequest) -> None:
+    def _show(
+        self, ranking: TaskRanking, request: RankRequest, caught: list[str] | None = None
+    ) -> None:
+        """The results explorer (which shows the ranking's warnings in amber and explains the
+        scores), or with ``--no-widget`` the top rows, the warnings on lines of their own and
+        how to read the scores; warnings caught while ranking that the ranking did not
+        record (e.g. a file's delimiter) are printed either way."""
+        from hfselect_widgets.engine.scoring.explain import explain_scores, ranking_warnings
+
+        recorded = ranking_warnings(ranking)
+        caught = list(caught or [])
         if request.widget:
             from hfselect_widgets.widgets.results import ResultsExplorer
 
             display(ResultsExplorer(ranking, top_k=request.top))
+            seen = {_one_line(m) for m in recorded}
+            _print_warnings([m for m in caught if _one_line(m) not in seen])
         else:
+            _print_warnings(recorded + caught)
             display(ranking.to_pandas().head(request.top))
+            print("How to read the scores:")
+            for sentence in explain_scores(ranking):
+                print(f"  {sentence}")
         _print_failures(ranking)
+
+
+def _one_line(message: object) -> str:
+    return " ".join(str(message).split())
+
+
+def _user_warnings(caught: list[warnings.WarningMessage]) -> list[str]:
+    return [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+
+
+def _reissue_other_warnings(caught: list[warnings.WarningMessage]) -> None:
+    """Warnings of other kinds (a library's deprecations) go where they would have gone."""
+    for w in caught:
+        if not issubclass(w.category, UserWarning):
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno, w.file, w.line)
+
+
+def _print_warnings(messages: list[str]) -> None:
+    """Each warning once, on a line of its own (stderr), as the CLI prints them."""
+    for message in dict.fromkeys(_one_line(m) for m in messages if str(m).strip()):
+        print(f"Warning: {message}", file=sys.stderr)
 
 
 def _print_failures(ranking: TaskRanking, limit: int = 3) -> None:

@@ -401,3 +401,45 @@ def test_bare_name_resolution_lives_in_the_request_layer(tmp_path, monkeypatch):
         resolve_target_name("reviewss", namespace)
     with pytest.raises(VariableNotFoundError, match="'numbers' is a list, not a DataFrame"):
         resolve_target_name("numbers", namespace)
+
+
+def test_warnings_show_on_lines_of_their_own_and_no_widget_explains_the_scores(
+    shell, magic, files, shown, capsys
+):
+    """A small target (40 rows, fewer than the embedding dimension's worth for LogME to be
+    reliable) ranks with the small-sample warning as one "Warning: ..." line, never as a
+    UserWarning with a leaked source line; with --no-widget the scores are explained under
+    the table. With the widget the explorer shows the recorded warnings (amber) and only what
+    it does not show (a file's delimiter) is printed."""
+    line = f"{files['csv']} --esm-dir {files['esm_dir']} --no-widget " + _args(files)
+    shell.run_line_magic("esm_rank", line + " --num-examples 20")
+    out = capsys.readouterr()
+    warning_lines = [w for w in out.err.splitlines() if w.startswith("Warning: ")]
+    assert any("20 rows" in w for w in warning_lines), out.err
+    assert len(warning_lines) == len(set(warning_lines))
+    assert "UserWarning" not in out.err and "compute_task_ranking(" not in out.err
+    assert "How to read the scores:" in out.out and "higher is better" in out.out
+
+    semi = files["root"] / "semi.csv"
+    semi.write_text(files["csv"].read_text().replace(",", ";"))
+    widget_line = f"{semi} --esm-dir {files['esm_dir']} " + _args(files) + " --num-examples 20"
+    shell.run_line_magic("esm_rank", widget_line)
+    out = capsys.readouterr()
+    printed = [w for w in out.err.splitlines() if w.startswith("Warning: ")]
+    assert any("delimiter" in w for w in printed), out.err
+    assert not any("20 rows" in w for w in printed)  # the explorer shows that one
+    assert "UserWarning" not in out.err and "DataFileWarning" not in out.err
+
+
+def test_warnings_issued_before_an_error_are_printed_too(shell, magic, files, capsys):
+    """A file read with a note (';' as its delimiter) whose column is then missing: the note
+    and the one-line error both show."""
+    semi = files["root"] / "semi-bad.csv"
+    semi.write_text(files["csv"].read_text().replace(",", ";"))
+    result = shell.run_cell(
+        f"%esm_rank {semi} --text-col review --label-col label --esm-dir {files['esm_dir']}"
+    )
+    assert isinstance(result.error_in_exec, ColumnNotFoundError)
+    out = capsys.readouterr()
+    assert "Warning: 'semi-bad.csv' uses ';'" in out.err
+    assert "Traceback" not in out.out + out.err
