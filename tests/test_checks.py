@@ -31,9 +31,12 @@ def _frame(n: int = 60, labels=None, texts=None) -> pd.DataFrame:
 
 def _request(frame: pd.DataFrame, tmp_path, **target) -> RankingRequest:
     target = TargetRequest(source=frame, num_examples=None, **target)
-    # A missing ESM folder: anything that gets past the checks fails there, before embedding.
+    # An empty ESM folder and a base model folder that does not exist: anything that gets
+    # past the checks fails at the model, before embedding (a missing ESM folder would be
+    # refused before the target is even loaded).
+    (tmp_path / "no-esms").mkdir(exist_ok=True)
     pool = PoolRequest(kind="folder", esm_dir=str(tmp_path / "no-esms"))
-    return RankingRequest(target=target, pool=pool)
+    return RankingRequest(target=target, pool=pool, model=str(tmp_path / "no-model"))
 
 
 def test_good_target_passes_silently():
@@ -107,15 +110,23 @@ def test_nearly_constant_texts_are_refused_unless_forced(tmp_path):
 def test_single_example_classes_warn():
     labels = ["a"] * 20 + ["b"] * 20 + ["rare"]
     dataset = Dataset.from_pandas(_frame(41, labels=labels), "text", "label")
-    with pytest.warns(TargetQualityWarning, match="1 classes of 'label' have a single example"):
+    with pytest.warns(TargetQualityWarning, match="1 class of 'label' has a single example"):
         messages = check_target(dataset)
     assert any("'rare'" in m for m in messages)
+    labels = ["a"] * 20 + ["b"] * 20 + ["rare", "odd"]
+    dataset = Dataset.from_pandas(_frame(42, labels=labels), "text", "label")
+    with pytest.warns(TargetQualityWarning, match="2 classes of 'label' have a single example"):
+        check_target(dataset)
 
 
 def test_extreme_imbalance_warns():
     labels = [0] * 200 + [1] * 3
     dataset = Dataset.from_pandas(_frame(203, labels=labels), "text", "label")
     with pytest.warns(TargetQualityWarning, match="extremely imbalanced"):
+        check_target(dataset)
+    # 199 of 200 rows is 99.5%, not a rounded "100%" that hides the other class.
+    dataset = Dataset.from_pandas(_frame(200, labels=[0] * 199 + [1]), "text", "label")
+    with pytest.warns(TargetQualityWarning, match=r"largest 199 rows, 99\.5%"):
         check_target(dataset)
 
 
@@ -134,6 +145,9 @@ def test_cli_refuses_text_labels_in_one_line_and_accepts_force(tmp_path, capsys)
     path = tmp_path / "target.csv"
     _frame(labels=[f"the label text number {i}" for i in range(60)]).to_csv(path, index=False)
     base = ["rank", str(path), "--text-col", "text", "--label-col", "label", "--no-progress"]
+    # An empty ESM folder and a missing model folder: a forced run stops at the model.
+    (tmp_path / "none").mkdir()
+    base += ["--model", str(tmp_path / "no-model")]
     status = main([*base, "--esm-dir", str(tmp_path / "none")])
     err = capsys.readouterr().err
     assert status == 2

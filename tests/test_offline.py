@@ -279,3 +279,31 @@ def test_offline_mode_without_the_model_cached_is_the_same_typed_error(monkeypat
     rendered = error.render(cli.CLI_WORDS)
     assert "HF_HUB_OFFLINE is set" in rendered and "unset HF_HUB_OFFLINE" in rendered
     assert "--model PATH" in rendered and "\n" not in rendered
+
+
+@pytest.mark.parametrize("model", ["{tmp}/no-such-model", "./no-such-model", "not a valid id!"])
+def test_mistyped_model_folder_or_id_is_a_typed_error_without_a_probe(
+    unreachable_hub, tmp_path, capsys, model
+):
+    """`--model` naming a folder that does not exist (or no valid Hub id): one line, exit
+    status 2, ModelLoadError; it was a raw HFValidationError traceback while offline. A
+    path is never looked up on the Hub."""
+    from hfselect_widgets.errors import ModelLoadError
+
+    model = model.format(tmp=tmp_path)
+    with pytest.raises(ModelLoadError):
+        network.ensure_model_available(model)
+    data = tmp_path / "target.csv"
+    pd.DataFrame({"text": [f"text {i}" for i in range(30)], "label": [i % 2 for i in range(30)]}
+                 ).to_csv(data, index=False)  # fmt: skip
+    code = cli.main(
+        ["rank", str(data), "--text-col", "text", "--label-col", "label", "--demo",
+         "--model", model, "--no-progress"]
+    )  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: Could not load the base model"), err
+    if model != "not a valid id!":
+        assert "There is no folder at this path" in lines[0]
+        assert unreachable_hub.probes == []

@@ -129,8 +129,10 @@ def _class_warnings(dataset: Dataset) -> list[str]:
     if singles and len(counts) <= UNIQUE_LABEL_MIN * 5:
         shown = [names[i] if names and i < len(names) else i for i in singles[:5]]
         more = f" and {len(singles) - 5} more" if len(singles) > 5 else ""
+        some = "1 class" if len(singles) == 1 else f"{len(singles)} classes"
         messages.append(
-            f"{len(singles)} classes of {dataset.label_col!r} have a single example "
+            f"{some} of {dataset.label_col!r} {'has' if len(singles) == 1 else 'have'} a "
+            "single example "
             f"({', '.join(map(repr, shown))}{more}): their scores are unreliable; use a larger "
             "sample or merge rare classes."
         )
@@ -138,10 +140,15 @@ def _class_warnings(dataset: Dataset) -> list[str]:
         share = counts.max() / counts.sum()
         messages.append(
             f"The classes of {dataset.label_col!r} are extremely imbalanced (largest "
-            f"{counts.max()} rows, {share:.0%}; smallest {counts.min()}): the ranking mostly "
+            f"{counts.max()} rows, {_percent(share)}; smallest {counts.min()}): the ranking mostly "
             "reflects the largest class."
         )
     return messages
+
+
+def _percent(share: float) -> str:
+    """``share`` as a percentage that never rounds a minority away (99.5%, not 100%)."""
+    return f"{share:.0%}" if share < 0.995 else f"{share:.1%}"
 
 
 def _is_number(value: object) -> bool:

@@ -219,19 +219,32 @@ def ensure_model_available(name: str | os.PathLike, *, role: str = "base model")
     (``HF_HUB_OFFLINE=1``), and the model is not in the Hugging Face cache, instead of
     ``transformers``' retries or its own error. A local folder, the pip-packaged demo model
     and a cached model pass."""
-    from hfselect_widgets.engine.model_ids import is_local_path, resolve_model_source
+    from hfselect_widgets.engine.model_ids import (
+        is_local_path,
+        looks_like_path,
+        resolve_model_source,
+    )
+    from hfselect_widgets.errors import ModelLoadError
 
     load_from, _ = resolve_model_source(str(name))
     if is_local_path(load_from):
         return
+    if looks_like_path(load_from):  # a mistyped folder, not something to look up on the Hub
+        raise ModelLoadError(str(name), "There is no folder at this path.")
     # HF_HUB_OFFLINE=1 (the user's choice): the cache answers, and without the model in it
     # the same one typed error as after a failed probe, not transformers' OSError.
     if ensure_hub() is None and not user_offline_mode():
         return
     from huggingface_hub import try_to_load_from_cache
+    from huggingface_hub.errors import HFValidationError
 
-    if isinstance(try_to_load_from_cache(load_from, "config.json"), str):
-        return
+    try:
+        if isinstance(try_to_load_from_cache(load_from, "config.json"), str):
+            return
+    except HFValidationError:
+        raise ModelLoadError(
+            str(name), "It is neither a local folder nor a valid Hub model id."
+        ) from None
     raise hub_unavailable(f"the {role} {str(name)!r}", field="model")
 
 
