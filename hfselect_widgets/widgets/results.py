@@ -207,13 +207,11 @@ def ranking_notes(ranking: TaskRanking | None) -> tuple[list[str], list[str]]:
     """``(explanation, warnings)`` of a ranking: how to read its scores and what to watch out
     for, from :mod:`hfselect_widgets.engine.scoring.explain` (the text every front end shares);
     the warnings recorded with the ranking if that module cannot say."""
+    from hfselect_widgets.engine.scoring import explain
+
     if ranking is None:
         return [], []
     recorded = [str(m) for m in ranking.metadata.get("warnings") or []]
-    try:
-        from hfselect_widgets.engine.scoring import explain
-    except ImportError:
-        return list(_FALLBACK_EXPLANATION), recorded
     try:
         explanation = [str(line) for line in explain.explain_scores(ranking)]
     except Exception as error:  # an explanation is optional; the ranking still shows
