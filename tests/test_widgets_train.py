@@ -237,6 +237,9 @@ def test_publish_without_a_login_asks_for_notebook_login(tmp_path):
     assert api.calls == []
     assert "notebook_login()" in panel.publish_status.value
     assert isinstance(panel.publish_errors.error, MissingTokenError)
+    # Said once: the error box, which would repeat it in other words, stays hidden.
+    assert panel.publish_errors.layout.display == "none"
+    assert "No Hugging Face token found" not in all_widget_text(panel)
 
 
 def test_publish_errors_are_shown_and_redact_the_token(tmp_path):

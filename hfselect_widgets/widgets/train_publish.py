@@ -459,8 +459,7 @@ class TrainPublishPanel(widgets.VBox):
             # Only whether a login exists: the token itself is dropped at once.
             resolve_token(None, self.hf_api)
         except MissingTokenError as exc:
-            self.publish_status.value = message_html(LOGIN_REQUEST, "warn")
-            self.publish_errors.show(exc)
+            self._ask_for_login(exc)
             return None
         folder = Path(os.path.expanduser(self.publish_folder.value.strip()))
         repo_id = self.repo_id.value.strip()
@@ -502,7 +501,14 @@ class TrainPublishPanel(widgets.VBox):
 
     def _publish_failed(self, task: BackgroundTask) -> None:
         if isinstance(task.error, MissingTokenError):
-            self.publish_status.value = message_html(LOGIN_REQUEST, "warn")
+            self._ask_for_login(task.error)
+
+    def _ask_for_login(self, error: MissingTokenError) -> None:
+        """One message asking for ``notebook_login()``: the error box, which would say the
+        same again in other words, stays hidden (it keeps the error for code that asks)."""
+        self.publish_status.value = message_html(LOGIN_REQUEST, "warn")
+        self.publish_errors.clear()
+        self.publish_errors.error = error
 
 
 __all__ = ["LOGIN_REQUEST", "TRAINING_STAGES", "TrainPublishPanel", "fit_quality_html"]
