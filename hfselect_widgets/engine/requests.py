@@ -130,26 +130,23 @@ class TargetRequest:
             # The demo target's rows were held out from one of the demo ESMs' datasets.
             dataset.metadata["held_out_from"] = DEMO_TARGET_TASK_ID
             return dataset
-        import pandas as pd
-
         source = self.source
         hf_datasets = _datasets_module()
         if hf_datasets is not None and isinstance(source, hf_datasets.Dataset):
             source = source.to_pandas()
-        if isinstance(source, pd.DataFrame):
-            return Dataset.from_pandas(source, text_col, self.label_col, name=self.name, **common)
-        path = Path(os.path.expanduser(str(source)))
-        if path.is_file():
-            return Dataset.from_file(
-                path,
-                text_col,
-                self.label_col,
-                name=self.name,
-                file_format=self.file_format,
-                **common,
-            )
+        elif isinstance(source, (str, os.PathLike)):
+            source = os.path.expanduser(str(source))
+        # One dispatch for every front end (a DataFrame, a data file, else a Hub id or a local
+        # dataset folder): Dataset.load's.
         return Dataset.load(
-            str(source), text_col, self.label_col, split=self.split, subset=self.subset, **common
+            source,
+            text_col,
+            self.label_col,
+            split=self.split,
+            subset=self.subset,
+            name=self.name,
+            file_format=self.file_format,
+            **common,
         )
 
     def check(self, dataset: Dataset) -> list[str]:

@@ -360,6 +360,7 @@ class Dataset:
         if not path.exists() and looks_like_data_file(path):
             raise DatasetNotFoundError(str(source), "There is no such file.")
         kwargs.pop("file_format", None)
+        kwargs.pop("name", None)  # a Hub dataset's name is its id
         return cls.from_hugging_face(
             str(source),
             split=split,
