@@ -306,6 +306,7 @@ def run_verify(args: argparse.Namespace) -> int:
     if args.k < 1 or args.seeds < 1:
         print("error: --k and --seeds must be at least 1", file=sys.stderr)
         return EXIT_USAGE
+    _check_output_paths(args.output)  # not after hours of fine-tuning
     ranking = TaskRanking.load(args.ranking)
     target = _load_dataset(args)
     result = verify_transfer(

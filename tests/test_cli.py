@@ -195,6 +195,19 @@ def test_cheap_mistakes_answer_in_one_line_before_torch_is_imported(setup, tmp_p
     assert heavy == set()
 
 
+def test_verify_refuses_an_output_folder_before_fine_tuning(tmp_path, capsys):
+    """`verify ... -o FOLDER` is refused at once (it failed with IsADirectoryError after all
+    the fine-tuning runs)."""
+    status = cli.main(
+        ["verify", str(tmp_path / "ranking.json"), str(tmp_path / "target.csv"),
+         "--text-col", "text", "--label-col", "label", "-o", str(tmp_path)]
+    )  # fmt: skip
+    err = capsys.readouterr().err
+    assert status == 2
+    assert err.startswith("error: ") and len(err.strip().splitlines()) == 1, err
+    assert "is a folder" in err
+
+
 def test_missing_or_broken_data_file_answers_before_torch_is_imported(tmp_path):
     """`rank`/`train` of a data file that does not exist or cannot be read: one line, exit
     status 2, before torch (the scoring and training modules) is imported."""
