@@ -54,6 +54,10 @@ MISTAKES = [
     ("utf16.csv", "text,label\nhi,1\n".encode("utf-16"), FileEncodingError, "UTF-16"),
     ("binary.csv", b"text,label\n\x00\x01\x02\x00garbage", UnreadableFileError, "NUL"),
     ("excel.csv", b"PK\x03\x04\x14\x00\x06\x00rest", UnreadableFileError, "ZIP"),
+    # Binary without a NUL byte in it: control bytes give it away (not "looks like latin-1").
+    ("noise.csv", bytes(range(1, 256)) * 12, UnreadableFileError, "binary file"),
+    ("gzipped.csv", b"\x1f\x8b\x08\x00\x01\x02\x03", UnreadableFileError, ".gz suffix"),
+    ("picture.csv", b"\x89PNG\r\n\x1a\n\x01\x02", UnreadableFileError, "PNG image"),
     ("broken.parquet", b"not parquet at all", UnreadableFileError, "Parquet"),
     ("broken.json", '{"text": "a", "label": ', UnreadableFileError, "not valid JSON"),
     ("scalar.json", "[1, 2, 3]", UnreadableFileError, "array of objects"),
@@ -178,7 +182,17 @@ def test_widget_preview_uses_the_same_reader(tmp_path):
 FRONT_END_CASES = [
     m
     for m in MISTAKES
-    if m[0] in ("empty.csv", "header.csv", "latin.csv", "binary.csv", "data.xlsx", "noheader.csv")
+    if m[0]
+    in (
+        "empty.csv",
+        "header.csv",
+        "latin.csv",
+        "binary.csv",
+        "noise.csv",
+        "badsemi.csv",
+        "data.xlsx",
+        "noheader.csv",
+    )
 ]
 
 

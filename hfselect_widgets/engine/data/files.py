@@ -54,7 +54,14 @@ _MAGIC_BYTES = {
     b"\xd0\xcf\x11\xe0": "an old Excel/Office document: export the sheet as CSV (UTF-8)",
     b"%PDF": "a PDF document: export the table as CSV (UTF-8)",
     b"SQLite format 3": "an SQLite database: export the table as CSV (UTF-8)",
+    b"\x1f\x8b": "a gzip-compressed file: give it a .gz suffix (e.g. data.csv.gz) or decompress it",
+    b"\x89PNG": "a PNG image: give the table itself, as CSV (UTF-8)",
+    b"\xff\xd8\xff": "a JPEG image: give the table itself, as CSV (UTF-8)",
 }
+# Bytes that text (in any 8-bit encoding) does not hold: C0 controls but tab, LF, CR; DEL.
+_CONTROL_BYTES = frozenset([*range(0, 9), 11, 12, *range(14, 32), 127])
+_BINARY_SHARE = 0.05
+"""A file whose first 8 KiB are more than this share of control bytes is binary, not text."""
 
 
 def read_table_file(
@@ -155,10 +162,10 @@ def _read_text(path: Path) -> str:
             raise UnreadableFileError(
                 f"{path.name!r} is not a text table but {what}.", path=str(path)
             )
-    if b"\x00" in head:
+    if b"\x00" in head or _control_share(head) > _BINARY_SHARE:
         raise UnreadableFileError(
-            f"{path.name!r} is a binary file (it holds NUL bytes), not CSV/TSV/JSON text: export "
-            "your table as CSV (UTF-8), JSON lines or Parquet.",
+            f"{path.name!r} is a binary file (it holds NUL or control bytes), not CSV/TSV/JSON "
+            "text: export your table as CSV (UTF-8), JSON lines or Parquet.",
             path=str(path),
         )
     try:
@@ -172,6 +179,10 @@ def _read_text(path: Path) -> str:
             encoding=encoding,
             path=str(path),
         ) from None
+
+
+def _control_share(head: bytes) -> float:
+    return sum(b in _CONTROL_BYTES for b in head) / len(head) if head else 0.0
 
 
 def _guess_encoding(data: bytes) -> str:
