@@ -401,7 +401,8 @@ class LogMETarget:
         return _column_evidences(f, self.y, self.y_sq_norms, n)
 
     def resampled_column_evidences(self, features: np.ndarray, counts: np.ndarray) -> np.ndarray:
-        """Per-column evidence of a bootstrap resample given by how often each row was drawn.
+        """Per-column evidence of a bootstrap resample given by how often each row was drawn
+        (or by real-valued weights that sum to N: each row counted ``counts[i]`` times).
 
         Equal to ``LogMETarget(labels[index]).column_evidences(features[index])`` for any
         ``index`` with ``np.bincount(index) == counts``, without forming the resample: its Gram
@@ -424,7 +425,9 @@ class LogMETarget:
         root = np.sqrt(counts[drawn].astype(np.float64))[:, None]
         g = f[drawn] * root
         z = np.asfortranarray(self.y[drawn] * root)
-        return _column_evidences(g, z, (z**2).sum(axis=0), int(counts.sum()))
+        # Real-valued weights (the Bayesian bootstrap's) sum to N up to rounding: round, since
+        # int() of 499.99999 would change the sample size the reference's formula sees.
+        return _column_evidences(g, z, (z**2).sum(axis=0), int(round(float(counts.sum()))))
 
     def score(self, features: np.ndarray) -> float:
         """The LogME score (mean evidence over label columns) of one feature matrix."""

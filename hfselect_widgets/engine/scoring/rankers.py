@@ -97,11 +97,12 @@ class _PermutationTarget(LogMETarget):
         return real - float(np.mean(evidences[self.real_columns :]))
 
 
-def knn_score(
+def knn_row_outcomes(
     features: np.ndarray, labels: np.ndarray, regression: bool, k: int = DEFAULT_NEIGHBOURS
-) -> float:
-    """Leave-one-out kNN on cosine similarity: accuracy (classification, similarity-weighted
-    votes) or R² of the similarity-weighted mean (regression)."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """Leave-one-out kNN on cosine similarity, row by row: ``(outcome, y)`` where ``outcome`` is
+    1/0 for a correct/wrong similarity-weighted vote (classification, ``y`` the labels) or the
+    (N, C) similarity-weighted mean prediction (regression, ``y`` the label columns)."""
     f = np.asarray(features, dtype=np.float64)
     f = f / np.maximum(np.linalg.norm(f, axis=1, keepdims=True), 1e-12)
     similarity = f @ f.T
@@ -112,12 +113,34 @@ def knn_score(
     if regression:
         y = label_columns(labels, True)
         predicted = np.einsum("nk,nkc->nc", weights, y[neighbours]) / weights.sum(1)[:, None]
-        residual = ((y - predicted) ** 2).sum()
-        total = ((y - y.mean(axis=0)) ** 2).sum()
-        return float(1.0 - residual / total) if total > 0 else 0.0
+        return predicted, y
     onehot = label_columns(labels, False)
     votes = np.einsum("nk,nkc->nc", weights, onehot[neighbours])
-    return float(np.mean(votes.argmax(axis=1) == np.asarray(labels).astype(int)))
+    truth = np.asarray(labels).astype(int)
+    return (votes.argmax(axis=1) == truth).astype(np.float64), truth
+
+
+def _knn_summary(
+    outcome: np.ndarray, y: np.ndarray, regression: bool, weights: np.ndarray | None = None
+) -> float:
+    """Accuracy (classification) or R² (regression) of the rows' kNN outcomes, each row
+    counted ``weights[i]`` times (once when ``weights`` is None)."""
+    w = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=np.float64)
+    if not regression:
+        return float(w @ outcome / w.sum())
+    mean = (w @ y) / w.sum()
+    residual = float(w @ ((y - outcome) ** 2).sum(axis=1))
+    total = float(w @ ((y - mean) ** 2).sum(axis=1))
+    return 1.0 - residual / total if total > 0 else 0.0
+
+
+def knn_score(
+    features: np.ndarray, labels: np.ndarray, regression: bool, k: int = DEFAULT_NEIGHBOURS
+) -> float:
+    """Leave-one-out kNN on cosine similarity: accuracy (classification, similarity-weighted
+    votes) or R² of the similarity-weighted mean (regression)."""
+    outcome, y = knn_row_outcomes(features, labels, regression, k)
+    return _knn_summary(outcome, y, regression)
 
 
 def source_embedding(config: Any) -> np.ndarray | None:
@@ -172,22 +195,53 @@ def make_scorer(
     return textemb
 
 
-def make_resampling_scorer(
-    ranker: str, labels: np.ndarray, regression: bool, *, permutations: int = DEFAULT_PERMUTATIONS
-) -> Callable[[np.ndarray, np.ndarray], float] | None:
-    """For the bootstrap: a scorer of ``(features, counts)``, the resample that draws row ``i``
-    ``counts[i]`` times, prepared once for the whole target. ``None`` for rankers without one
-    (they are prepared per resample with :func:`make_scorer`).
+WeightedScorer = Callable[[np.ndarray], float]
+"""One ESM's score for a reweighting of the target's rows (``weights[i]``: how much row ``i``
+counts; all ones gives the plain score)."""
 
-    Only the LogME rankers have one: it gives the resample's exact score from the rows drawn at
-    least once, weighted (see :meth:`LogMETarget.resampled_column_evidences`), which is cheaper
-    than scoring the resample's N rows.
+
+def make_resampling_scorer(
+    ranker: str,
+    embeddings: np.ndarray,
+    labels: np.ndarray,
+    regression: bool,
+    *,
+    permutations: int = DEFAULT_PERMUTATIONS,
+    neighbours: int = DEFAULT_NEIGHBOURS,
+) -> Callable[[np.ndarray | None, Any], WeightedScorer]:
+    """For the bootstrap: prepare ``ranker`` once for the target, then once per ESM (its
+    features and config) into a :data:`WeightedScorer` that scores any reweighting of the rows.
+
+    What does not depend on the weights is computed once per ESM: the LogME rankers score the
+    weighted rows exactly (:meth:`LogMETarget.resampled_column_evidences`), kNN finds every
+    row's leave-one-out neighbours once and weights the rows' outcomes, TextEmb weights the
+    target's mean embedding.
     """
-    if ranker == ESM_LOGME:
-        return LogMETarget(labels, regression).resampled_score
-    if ranker == LOGME_PERMUTATION:
-        return _PermutationTarget(labels, regression, permutations, seed=0).resampled_score
-    return None
+    if check_ranker(ranker) == FUSION:
+        raise ValueError("fusion has no per-ESM scorer: score its members, then rank_fusion.")
+    if ranker in (ESM_LOGME, LOGME_PERMUTATION):
+        target = (
+            LogMETarget(labels, regression)
+            if ranker == ESM_LOGME
+            else _PermutationTarget(labels, regression, permutations, seed=0)
+        )
+        return lambda features, config: lambda w: target.resampled_score(features, w)
+    if ranker == KNN:
+
+        def prepare_knn(features, config) -> WeightedScorer:
+            outcome, y = knn_row_outcomes(features, labels, regression, neighbours)
+            return lambda w: _knn_summary(outcome, y, regression, w)
+
+        return prepare_knn
+    x = np.asarray(embeddings, dtype=np.float64)
+
+    def prepare_textemb(features, config) -> WeightedScorer:
+        source = source_embedding(config)
+        if source is None or source.shape != x.shape[1:]:
+            return lambda w: float("nan")
+        return lambda w: _cosine((w @ x) / w.sum(), source)
+
+    return prepare_textemb
 
 
 def rank_fusion(tables: Mapping[str, Mapping[str, float]]) -> dict[str, float]:
@@ -214,6 +268,7 @@ __all__ = [
     "SOURCE_EMBEDDING_KEY",
     "TEXTEMB",
     "check_ranker",
+    "knn_row_outcomes",
     "knn_score",
     "make_resampling_scorer",
     "make_scorer",

@@ -1,12 +1,21 @@
 """How sure is a ranking? A bootstrap over the target rows for the top-K ESMs.
 
-The target's rows are resampled with replacement; each resample is scored by the same ranker for
-the same top-K ESMs and ranked. What does not depend on the resample is computed once: the
-target mapped through each ESM (the expensive matrix product) is resampled by row indexing, not
-recomputed, and the LogME rankers score a resample from how often each row was drawn, exactly,
-on its distinct rows only. From the resampled ranks each ESM gets a rank interval, the probability that it
-ranks first and that it lands in the top 3. When the top ranks overlap, the ranking cannot tell
-them apart at this target size: say so rather than print "1." and "2." as if they differed.
+Each resample reweights the target's rows (a Bayesian bootstrap: weights ``N * Dirichlet(1,
+..., 1)``, every row kept with a positive weight) and the same ranker scores the same top-K ESMs
+on it. What does not depend on the weights is computed once per ESM: the target mapped through
+the ESM, kNN's neighbours, the target's label columns. Each ESM's resampled scores are then
+centred on its score for the real target, and every resample is ranked. From the resampled
+ranks each ESM gets a rank interval, the probability that it ranks first and that it lands in
+the top 3. When the top ranks overlap, the ranking cannot tell them apart at this target size:
+say so rather than print "1." and "2." as if they differed.
+
+Why not the classic bootstrap (rows drawn with replacement)? Measured against the real
+sampling variability of rankings (independent samples of the same size from a larger pool,
+``benchmarks/bootstrap_calibration.py``): a resample with replacement keeps only about 0.63 N
+distinct rows, fewer than the embedding dimension for typical targets, where LogME is unstable;
+its score spreads came out 1.2 to 40 times too wide, and each ESM's scores drifted by a different
+amount, so that P(rank 1) could favour another ESM than the ranking's first. Positive weights on
+every row keep the rank of the features; centring removes the drift that remains.
 """
 
 from __future__ import annotations
@@ -24,7 +33,6 @@ from hfselect_widgets.engine.scoring.rankers import (
     FUSION,
     NEEDS_FEATURES,
     make_resampling_scorer,
-    make_scorer,
     rank_fusion,
     ranker_members,
 )
@@ -54,20 +62,73 @@ class RankInterval:
         return asdict(self)
 
 
-def _resample_scores(names, features, configs, x, labels, regression, ranker, index, resamplers):
-    tables = {}
-    for member in ranker_members(ranker):
-        resampler = resamplers.get(member)
-        if resampler is not None:
-            counts = np.bincount(index, minlength=len(labels))
-            tables[member] = {name: resampler(features[name], counts) for name in names}
-            continue
-        scorer = make_scorer(member, x[index], labels[index], regression)
-        tables[member] = {
-            name: scorer(features[name][index] if member in NEEDS_FEATURES else None, configs[name])
+def bootstrap_weights(num_rows: int, resamples: int, seed: int = 0) -> np.ndarray:
+    """``resamples`` x ``num_rows`` Bayesian-bootstrap weights: each row ``N * Dirichlet(1)``,
+    so every row counts (a positive weight), the weights of a resample sum to N and, like a
+    count of draws with replacement, each has mean 1 and variance about 1."""
+    rng = np.random.default_rng(seed)
+    return rng.dirichlet(np.ones(num_rows), size=resamples) * num_rows
+
+
+def bootstrap_scores(
+    features: Mapping[str, np.ndarray],
+    embeddings: np.ndarray,
+    labels: np.ndarray,
+    regression: bool,
+    *,
+    configs: Mapping[str, Any] | None = None,
+    ranker: str = ESM_LOGME,
+    resamples: int = DEFAULT_RESAMPLES,
+    seed: int = 0,
+    n_jobs: int | None = None,
+) -> tuple[list[str], np.ndarray]:
+    """The ranker's scores of the ESMs in ``features`` on each bootstrap resample, centred.
+
+    Returns ``(names, scores)`` with ``scores`` of shape (resamples, K): column ``j`` is ESM
+    ``names[j]``'s score on each resample, shifted so that its mean over the resamples is the
+    ESM's score on the real target (for a fusion: its minus mean rank, fused per resample from
+    the members' centred scores). Arguments as :func:`bootstrap_ranks`.
+    """
+    names = list(features)
+    configs = {name: (configs or {}).get(name) for name in names}
+    labels = np.asarray(labels)
+    x = np.asarray(embeddings)
+    weights = bootstrap_weights(len(labels), resamples, seed)
+    ones = np.ones(len(labels))
+
+    from hfselect_widgets.engine.scoring.ranking import _single_threaded_blas, default_n_jobs
+
+    members = ranker_members(ranker)
+    # Prepared once per ESM: what does not depend on the weights.
+    prepared = {}
+    for member in members:
+        prepare = make_resampling_scorer(member, x, labels, regression)
+        prepared[member] = [
+            prepare(features[name] if member in NEEDS_FEATURES else None, configs[name])
             for name in names
-        }
-    return rank_fusion(tables) if ranker == FUSION else tables[ranker]
+        ]
+
+    def one(w):
+        return {member: [score(w) for score in prepared[member]] for member in members}
+
+    workers = max(1, min(n_jobs or default_n_jobs(), resamples + 1))
+    # One BLAS thread per worker, as the scoring loop does: nested threading oversubscribes
+    # the cores (measured: 4x slower at D = 768 on 2 cores).
+    with _single_threaded_blas(workers > 1), ThreadPoolExecutor(workers) as pool:
+        point, *draws = list(pool.map(one, [ones, *weights]))
+    centred = {}
+    for member in members:
+        table = np.array([d[member] for d in draws], dtype=np.float64).reshape(resamples, -1)
+        with np.errstate(invalid="ignore"):
+            shift = np.asarray(point[member], dtype=np.float64) - table.mean(axis=0)
+        centred[member] = table + shift
+    if ranker != FUSION:
+        return names, centred[ranker]
+    fused = [
+        rank_fusion({m: dict(zip(names, centred[m][r], strict=True)) for m in members})
+        for r in range(resamples)
+    ]
+    return names, np.array([[f[name] for name in names] for f in fused], dtype=np.float64)
 
 
 def bootstrap_ranks(
@@ -95,49 +156,26 @@ def bootstrap_ranks(
         seed: the resampling seed.
         n_jobs: resamples scored at once (LAPACK releases the GIL).
     """
-    names = list(features)
-    if not names:
+    if not features:
         return {}
-    configs = dict(configs or {})
-    for name in names:
-        configs.setdefault(name, None)
-    labels = np.asarray(labels)
-    x = np.asarray(embeddings)
-    rng = np.random.default_rng(seed)
-    indices = [rng.integers(0, len(labels), len(labels)) for _ in range(resamples)]
-    if not regression:
-        # A resample that lost a class would change the label columns LogME averages over.
-        full = set(np.unique(labels).tolist())
-        for i, index in enumerate(indices):
-            while set(np.unique(labels[index]).tolist()) != full:
-                index = rng.integers(0, len(labels), len(labels))
-            indices[i] = index
-
-    # Prepared once: the LogME rankers score a resample from its row counts (exact, and cheaper
-    # than the resample's N rows: about 0.63 N of them are distinct).
-    resamplers = {
-        member: make_resampling_scorer(member, labels, regression)
-        for member in ranker_members(ranker)
-    }
-
-    def one(index):
-        scores = _resample_scores(
-            names, features, configs, x, labels, regression, ranker, index, resamplers
-        )
-        order = sorted(names, key=lambda n: -scores[n] if np.isfinite(scores[n]) else np.inf)
-        return {name: position for position, name in enumerate(order, start=1)}
-
-    from hfselect_widgets.engine.scoring.ranking import _single_threaded_blas, default_n_jobs
-
-    workers = max(1, min(n_jobs or default_n_jobs(), len(indices)))
-    # One BLAS thread per worker, as the scoring loop does: nested threading oversubscribes
-    # the cores (measured: 4x slower at D = 768 on 2 cores).
-    with _single_threaded_blas(workers > 1), ThreadPoolExecutor(workers) as pool:
-        ranks = list(pool.map(one, indices))
+    names, scores = bootstrap_scores(
+        features,
+        embeddings,
+        labels,
+        regression,
+        configs=configs,
+        ranker=ranker,
+        resamples=resamples,
+        seed=seed,
+        n_jobs=n_jobs,
+    )
+    # rank 1 = the highest score; a NaN (an ESM the ranker cannot score) ranks last
+    keyed = np.where(np.isfinite(scores), -scores, np.inf)
+    ranks = keyed.argsort(axis=1, kind="stable").argsort(axis=1) + 1
     tail = (1 - confidence) / 2
     result = {}
-    for name in names:
-        values = np.array([r[name] for r in ranks])
+    for j, name in enumerate(names):
+        values = ranks[:, j]
         result[name] = RankInterval(
             rank_low=int(np.floor(np.quantile(values, tail))),
             rank_high=int(np.ceil(np.quantile(values, 1 - tail))),
@@ -162,5 +200,7 @@ __all__ = [
     "DEFAULT_TOP_K",
     "RankInterval",
     "bootstrap_ranks",
+    "bootstrap_scores",
+    "bootstrap_weights",
     "separable_top",
 ]
