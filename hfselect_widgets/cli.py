@@ -153,17 +153,17 @@ def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing ESM folder")
     lm = parser.add_argument_group("fine-tuning the base model (the paper's recipe by default)")
-    lm.add_argument("--epochs", type=int, default=3)
+    lm.add_argument("--epochs", type=int, default=defaults.FINETUNE_EPOCHS)
     lm.add_argument(
         "--min-steps",
         type=int,
-        default=150,
-        help="add epochs (up to 10) until fine-tuning takes at least this many optimizer "
-        "steps, so small datasets learn (0: exactly --epochs)",
+        default=defaults.FINETUNE_MIN_STEPS,
+        help=f"add epochs (up to {defaults.FINETUNE_MAX_EPOCHS}) until fine-tuning takes at "
+        "least this many optimizer steps, so small datasets learn (0: exactly --epochs)",
     )
-    lm.add_argument("--learning-rate", type=float, default=2e-5)
-    lm.add_argument("--train-batch-size", type=int, default=32)
-    lm.add_argument("--weight-decay", type=float, default=0.01)
+    lm.add_argument("--learning-rate", type=float, default=defaults.FINETUNE_LEARNING_RATE)
+    lm.add_argument("--train-batch-size", type=int, default=defaults.FINETUNE_BATCH_SIZE)
+    lm.add_argument("--weight-decay", type=float, default=defaults.FINETUNE_WEIGHT_DECAY)
     fit = parser.add_argument_group("fitting the ESM")
     fit.add_argument(
         "--fit",
@@ -173,9 +173,9 @@ def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
         "least squares",
     )
     fit.add_argument("--ridge", type=float, default=0.0, help="ridge penalty for least squares")
-    fit.add_argument("--esm-epochs", type=int, default=10)
-    fit.add_argument("--esm-learning-rate", type=float, default=1e-2)
-    fit.add_argument("--esm-batch-size", type=int, default=32)
+    fit.add_argument("--esm-epochs", type=int, default=defaults.ESM_FIT_EPOCHS)
+    fit.add_argument("--esm-learning-rate", type=float, default=defaults.ESM_FIT_LEARNING_RATE)
+    fit.add_argument("--esm-batch-size", type=int, default=defaults.ESM_FIT_BATCH_SIZE)
     meta = parser.add_argument_group("metadata recorded in the ESM config")
     meta.add_argument(
         "--task-id",
@@ -567,7 +567,7 @@ def run_train(args: argparse.Namespace) -> int:
 
     finetune = FineTuneConfig(
         num_epochs=args.epochs,
-        max_epochs=max(args.epochs, FineTuneConfig.max_epochs),
+        max_epochs=max(args.epochs, defaults.FINETUNE_MAX_EPOCHS),
         min_steps=args.min_steps,
         learning_rate=args.learning_rate,
         batch_size=args.train_batch_size,
@@ -677,10 +677,10 @@ def _add_collection_parsers(commands, rank: argparse.ArgumentParser) -> None:
     build.add_argument("--rows", type=int, default=None, help="rows per dataset (overrides)")
     build.add_argument("--publish", default=None, metavar="ORG", help="publish as ORG/esm-NAME")
     build.add_argument("--private", action="store_true", help="publish as private repos")
-    build.add_argument("--epochs", type=int, default=3)
-    build.add_argument("--min-steps", type=int, default=150)
-    build.add_argument("--learning-rate", type=float, default=2e-5)
-    build.add_argument("--train-batch-size", type=int, default=32)
+    build.add_argument("--epochs", type=int, default=defaults.FINETUNE_EPOCHS)
+    build.add_argument("--min-steps", type=int, default=defaults.FINETUNE_MIN_STEPS)
+    build.add_argument("--learning-rate", type=float, default=defaults.FINETUNE_LEARNING_RATE)
+    build.add_argument("--train-batch-size", type=int, default=defaults.FINETUNE_BATCH_SIZE)
     build.add_argument("--fit", choices=["hfselect", "least_squares"], default="hfselect")
     build.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
     build.add_argument("--developers", default=None, help="who trained the ESMs")

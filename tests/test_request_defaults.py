@@ -74,3 +74,34 @@ def test_the_app_builds_requests_with_the_engines_defaults():
     assert request.pool.kind == defaults.POOL
     assert request.target.seed == defaults.SEED
     assert request.target.num_examples == defaults.NUM_EXAMPLES
+
+
+def test_training_defaults_are_the_engines_in_the_cli_and_the_fine_tuning_config():
+    """The fine-tuning and ESM-fit recipe is written once: `train` and `build-collection` offer
+    the values FineTuneConfig and the hfselect SGD fit use."""
+    from hfselect_widgets.engine.esm.fit import HFSELECT_SGD_DEFAULTS
+    from hfselect_widgets.engine.training.finetune import FineTuneConfig
+
+    config = FineTuneConfig()
+    engine = (config.num_epochs, config.min_steps, config.learning_rate, config.batch_size)
+    assert engine == (
+        defaults.FINETUNE_EPOCHS,
+        defaults.FINETUNE_MIN_STEPS,
+        defaults.FINETUNE_LEARNING_RATE,
+        defaults.FINETUNE_BATCH_SIZE,
+    )
+    assert config.max_epochs == defaults.FINETUNE_MAX_EPOCHS
+    train = cli.build_parser().parse_args(
+        ["train", "data.csv", "-o", "out", "--text-col", "t", "--label-col", "l"]
+    )
+    build = cli.build_parser().parse_args(
+        ["build-collection", "m.yaml", "--out", "o", "--base-model", "m"]
+    )
+    for args in (train, build):
+        assert (args.epochs, args.min_steps, args.learning_rate, args.train_batch_size) == engine
+    assert train.weight_decay == config.weight_decay
+    assert (train.esm_epochs, train.esm_learning_rate, train.esm_batch_size) == (
+        HFSELECT_SGD_DEFAULTS["num_epochs"],
+        HFSELECT_SGD_DEFAULTS["learning_rate"],
+        HFSELECT_SGD_DEFAULTS["batch_size"],
+    )

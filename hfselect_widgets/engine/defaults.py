@@ -40,6 +40,24 @@ __all__ = [
     "TOP",
 ]
 
+# --- training an ESM: the fine-tuning of the base model and the fit of the map ---------------
+
+FINETUNE_EPOCHS = 3
+"""Fine-tuning epochs: the paper's recipe."""
+FINETUNE_LEARNING_RATE = 2e-5
+FINETUNE_BATCH_SIZE = 32
+FINETUNE_WEIGHT_DECAY = 0.01
+FINETUNE_MIN_STEPS = 150
+"""Epochs are added (up to :data:`FINETUNE_MAX_EPOCHS`) until fine-tuning takes at least this
+many optimizer steps: 1 epoch of 1,500 rows (47 steps) left fine-tunes that had not learned
+(benchmarks/README.md, "Training that learns")."""
+FINETUNE_MAX_EPOCHS = 10
+ESM_FIT_EPOCHS = 10
+"""The ESM fit: hf-dataset-selector 0.2.1's ``ESMTrainer`` recipe (SGD with AdamW)."""
+ESM_FIT_BATCH_SIZE = 32
+ESM_FIT_LEARNING_RATE = 1e-2
+ESM_FIT_WEIGHT_DECAY = 0.01
+
 RANKER = "esm-logme"
 """The default ranker: hf-dataset-selector's ESM-LogME. On the pool benchmark
 (benchmarks/README.md, "Which ranker is the default") no other ranker differs from it with a

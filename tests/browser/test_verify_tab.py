@@ -6,6 +6,7 @@ a tiny verification budget. The user switches the source away from and back to t
 opens the Verify tab, sets k = 2 and presses Verify; the tab must end with a finished result: a
 table with the top pick and the no-transfer baseline, the pick without offline data listed as
 not verified, and the gain chart drawn. The budget keeps it to a minute or two on 2 busy cores.
+Then a 60-row DataFrame is ranked: the Results tab must show the small-sample warning, in amber.
 """
 
 from __future__ import annotations
@@ -30,7 +31,12 @@ RANKING_TIMEOUT_S = 180
 VERIFY_TIMEOUT_S = 420
 NOTEBOOK = "verify_tab.ipynb"
 APP_CELL = """\
+import pandas as pd
 from hfselect_widgets import App
+from hfselect_widgets.demo import demo_target_path
+
+# Fewer rows than MiniLM's 384 dimensions: the ranking must warn that its scores are unreliable.
+tiny_reviews = pd.read_csv(demo_target_path()).head(60)
 
 # A tiny budget: 40 target rows (28 to train, 12 to test), 32 rows per pick, 1 epoch, 1 seed.
 app = App(
@@ -118,6 +124,37 @@ def test_verify_tab_verifies_the_demo_ranking(page, lab_server, screenshots):
     stage_texts = app.locator(".hfsw-stage-text:visible").all_inner_texts()
     assert any(re.search(r"(\d+) / \1 runs", t) for t in stage_texts), stage_texts
     app.screenshot(path=screenshots / "verify-02-finished.png")
+
+    # -- a 60-row target: the small-sample warning is visible on the Results tab (issue 10) ---
+    open_tab(app, "Rank")
+    labelled_row(app, "Source").get_by_role("button", name="DataFrame", exact=True).click()
+    frames = labelled_row(app, "DataFrame")
+    if "tiny_reviews" not in frames.locator("select").inner_text():
+        frames.get_by_role("button").click()  # "look for DataFrames again"
+    wait_until(
+        lambda: "tiny_reviews" in frames.locator("select").inner_text(),
+        30,
+        "tiny_reviews listed among the DataFrames",
+    )
+    frames.locator("select").select_option("tiny_reviews")
+    text_cols = labelled_row(app, "Text column(s)").locator("select")
+    wait_until(lambda: "text" in text_cols.inner_text(), 30, "the columns of tiny_reviews listed")
+    text_cols.select_option(["text"])
+    labelled_row(app, "Label column").locator("select").select_option("label")
+    wait_until(rank.is_enabled, 30, "Rank enabled for tiny_reviews")
+    rank.click()
+    wait_until(
+        lambda: "Ranked 7 intermediate datasets" in status_text(app),
+        RANKING_TIMEOUT_S,
+        "the ranking of tiny_reviews finishing",
+    )
+    wait_until(lambda: "Results" in selected_tab(app), 30, "the App opening its Results tab")
+    warning = app.locator(".hfsw-warning:visible", has_text="unreliable")
+    wait_until(lambda: warning.count() >= 1, 30, "the small-sample warning on the Results tab")
+    # amber (the warning style), not the green of success
+    background = warning.first.evaluate("e => getComputedStyle(e).backgroundColor")
+    assert background == "rgb(255, 244, 224)", background
+    app.screenshot(path=screenshots / "verify-03-small-sample-warning.png")
 
     assert error_outputs(page) == []
     assert page.console_errors == []

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from hfselect_widgets.engine import defaults
 from hfselect_widgets.engine.embedding.model import resolve_device
 from hfselect_widgets.engine.embedding.pairs import EmbeddingDataset
 from hfselect_widgets.engine.progress import (
@@ -44,10 +45,10 @@ from hfselect_widgets.errors import EmbeddingDatasetError, TrainingConfigError, 
 FIT_METHODS = ("least_squares", "hfselect")
 
 HFSELECT_SGD_DEFAULTS: dict[str, Any] = {
-    "num_epochs": 10,
-    "batch_size": 32,
-    "learning_rate": 1e-2,
-    "weight_decay": 0.01,
+    "num_epochs": defaults.ESM_FIT_EPOCHS,
+    "batch_size": defaults.ESM_FIT_BATCH_SIZE,
+    "learning_rate": defaults.ESM_FIT_LEARNING_RATE,
+    "weight_decay": defaults.ESM_FIT_WEIGHT_DECAY,
 }
 """hf-dataset-selector 0.2.1's ``ESMTrainer`` defaults (the paper used a learning rate of 1e-3)."""
 
@@ -246,10 +247,10 @@ def _check_sgd_params(num_epochs: int, batch_size: int, learning_rate: float, we
 def fit_hfselect_sgd(
     x: ArrayLike,
     y: ArrayLike,
-    num_epochs: int = 10,
-    batch_size: int = 32,
-    learning_rate: float = 1e-2,
-    weight_decay: float = 0.01,
+    num_epochs: int = defaults.ESM_FIT_EPOCHS,
+    batch_size: int = defaults.ESM_FIT_BATCH_SIZE,
+    learning_rate: float = defaults.ESM_FIT_LEARNING_RATE,
+    weight_decay: float = defaults.ESM_FIT_WEIGHT_DECAY,
     seed: int = 0,
     *,
     device: str | torch.device = "cpu",

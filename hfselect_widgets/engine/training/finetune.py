@@ -34,6 +34,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from hfselect_widgets.engine import defaults
 from hfselect_widgets.engine.embedding.model import (
     DEFAULT_MAX_LENGTH,
     BaseModel,
@@ -84,18 +85,18 @@ class FineTuneConfig:
             measures nothing.
     """
 
-    num_epochs: int = 3
-    learning_rate: float = 2e-5
-    batch_size: int = 32
-    weight_decay: float = 0.01
+    num_epochs: int = defaults.FINETUNE_EPOCHS
+    learning_rate: float = defaults.FINETUNE_LEARNING_RATE
+    batch_size: int = defaults.FINETUNE_BATCH_SIZE
+    weight_decay: float = defaults.FINETUNE_WEIGHT_DECAY
     optimizer: str = "adamw"
     warmup_ratio: float = 0.0
     max_length: int = DEFAULT_MAX_LENGTH
     seed: int = 42
     max_grad_norm: float | None = 1.0
     head_dropout: float | None = None
-    min_steps: int = 150
-    max_epochs: int = 10
+    min_steps: int = defaults.FINETUNE_MIN_STEPS
+    max_epochs: int = defaults.FINETUNE_MAX_EPOCHS
     validation_share: float = 0.1
 
     def epochs_for(self, num_rows: int) -> int:
