@@ -62,6 +62,24 @@ def visible_table_rows(app) -> list[str]:
     return app.locator(".hfsw-results-table:visible tbody tr").all_inner_texts()
 
 
+def pick_dataframe(app, name: str, text_col: str, label_col: str) -> None:
+    """On the Rank tab, pick the notebook's DataFrame ``name`` and its two columns."""
+    labelled_row(app, "Source").get_by_role("button", name="DataFrame", exact=True).click()
+    frames = labelled_row(app, "DataFrame")
+    if name not in frames.locator("select").inner_text():
+        frames.get_by_role("button").click()  # "look for DataFrames again"
+    wait_until(
+        lambda: name in frames.locator("select").inner_text(),
+        30,
+        f"{name} listed among the DataFrames",
+    )
+    frames.locator("select").select_option(name)
+    text_cols = labelled_row(app, "Text column(s)").locator("select")
+    wait_until(lambda: text_col in text_cols.inner_text(), 30, f"the columns of {name} listed")
+    text_cols.select_option([text_col])
+    labelled_row(app, "Label column").locator("select").select_option(label_col)
+
+
 def test_quickstart_app_ranks_filters_and_cancels(page, lab_server, screenshots, big_esm_pool):
     # -- the notebook runs top to bottom from the menu -------------------------------------
     open_notebook(page, lab_server, "01_quickstart.ipynb")
@@ -75,20 +93,7 @@ def test_quickstart_app_ranks_filters_and_cancels(page, lab_server, screenshots,
 
     # -- the user picks their DataFrame and its columns, then presses Rank ------------------
     open_tab(app, "Rank")
-    labelled_row(app, "Source").get_by_role("button", name="DataFrame", exact=True).click()
-    frames = labelled_row(app, "DataFrame")
-    if "my_reviews" not in frames.locator("select").inner_text():
-        frames.get_by_role("button").click()  # "look for DataFrames again"
-    wait_until(
-        lambda: "my_reviews" in frames.locator("select").inner_text(),
-        30,
-        "my_reviews listed among the DataFrames",
-    )
-    frames.locator("select").select_option("my_reviews")
-    text_cols = labelled_row(app, "Text column(s)").locator("select")
-    wait_until(lambda: "review" in text_cols.inner_text(), 30, "the columns of my_reviews listed")
-    text_cols.select_option(["review"])
-    labelled_row(app, "Label column").locator("select").select_option("sentiment")
+    pick_dataframe(app, "my_reviews", "review", "sentiment")
     rank = button(app, "Rank")
     cancel = button(app, "Cancel")
     wait_until(rank.is_enabled, 30, "Rank enabled for my_reviews")

@@ -20,6 +20,7 @@ from test_notebooks_in_browser import (
     button,
     labelled_row,
     open_tab,
+    pick_dataframe,
     selected_tab,
     status_text,
     the_app,
@@ -64,6 +65,15 @@ def verify_status(app) -> str:
     return " ".join(app.locator(".hfsw-verify-status").all_text_contents())
 
 
+def rank_and_open_results(app, rank, what: str) -> None:
+    """Press Rank, wait for the ranking of the 7 demo ESMs and for the App's Results tab."""
+    rank.click()
+    wait_until(
+        lambda: "Ranked 7 intermediate datasets" in status_text(app), RANKING_TIMEOUT_S, what
+    )
+    wait_until(lambda: "Results" in selected_tab(app), 30, "the App opening its Results tab")
+
+
 def test_verify_tab_verifies_the_demo_ranking(page, lab_server, screenshots):
     write_notebook(lab_server)
     open_notebook(page, lab_server, NOTEBOOK)
@@ -83,14 +93,8 @@ def test_verify_tab_verifies_the_demo_ranking(page, lab_server, screenshots):
     # -- rank the demo target ---------------------------------------------------------------
     rank = button(app, "Rank")
     wait_until(rank.is_enabled, 30, "Rank enabled for the demo target")
-    rank.click()
-    wait_until(
-        lambda: "Ranked 7 intermediate datasets" in status_text(app),
-        RANKING_TIMEOUT_S,
-        "the demo ranking finishing",
-    )
     # The App then opens its Results tab; a click on Verify before that would be undone.
-    wait_until(lambda: "Results" in selected_tab(app), 30, "the App opening its Results tab")
+    rank_and_open_results(app, rank, "the demo ranking finishing")
 
     # -- the Verify tab: k = 2, Verify, a finished result ------------------------------------
     open_tab(app, "Verify")
@@ -127,28 +131,9 @@ def test_verify_tab_verifies_the_demo_ranking(page, lab_server, screenshots):
 
     # -- a 60-row target: the small-sample warning is visible on the Results tab (issue 10) ---
     open_tab(app, "Rank")
-    labelled_row(app, "Source").get_by_role("button", name="DataFrame", exact=True).click()
-    frames = labelled_row(app, "DataFrame")
-    if "tiny_reviews" not in frames.locator("select").inner_text():
-        frames.get_by_role("button").click()  # "look for DataFrames again"
-    wait_until(
-        lambda: "tiny_reviews" in frames.locator("select").inner_text(),
-        30,
-        "tiny_reviews listed among the DataFrames",
-    )
-    frames.locator("select").select_option("tiny_reviews")
-    text_cols = labelled_row(app, "Text column(s)").locator("select")
-    wait_until(lambda: "text" in text_cols.inner_text(), 30, "the columns of tiny_reviews listed")
-    text_cols.select_option(["text"])
-    labelled_row(app, "Label column").locator("select").select_option("label")
+    pick_dataframe(app, "tiny_reviews", "text", "label")
     wait_until(rank.is_enabled, 30, "Rank enabled for tiny_reviews")
-    rank.click()
-    wait_until(
-        lambda: "Ranked 7 intermediate datasets" in status_text(app),
-        RANKING_TIMEOUT_S,
-        "the ranking of tiny_reviews finishing",
-    )
-    wait_until(lambda: "Results" in selected_tab(app), 30, "the App opening its Results tab")
+    rank_and_open_results(app, rank, "the ranking of tiny_reviews finishing")
     warning = app.locator(".hfsw-warning:visible", has_text="unreliable")
     wait_until(lambda: warning.count() >= 1, 30, "the small-sample warning on the Results tab")
     # amber (the warning style), not the green of success
