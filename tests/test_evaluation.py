@@ -13,6 +13,7 @@ import warnings
 
 import numpy as np
 import pytest
+import torch
 from tiny_models import make_tiny_model
 
 from hfselect_widgets.engine.data.dataset import Dataset
@@ -661,3 +662,96 @@ def test_ranking_with_uncertainty_has_rank_intervals_in_its_table_and_json(pool)
     assert again.esm_configs[0].rank_interval == ranking.esm_configs[0].rank_interval
     plain = compute_task_ranking(target, str(pool["base"]), esm_dir=pool["root"] / "esms")
     assert "Rank Interval" not in plain.to_pandas().columns  # hfselect's columns by default
+
+
+def _fusion_pool(n=80, d=8):
+    """Six random linear ESMs whose ESM-LogME order is 0, 1, 2, ... and whose recorded source
+    embeddings put ESM 0 far from the target (TextEmb last): the fusion's first is not LogME's."""
+    from hfselect_widgets.engine.esm.format import ESM
+
+    rng = np.random.default_rng(0)
+    labels = np.arange(n) % 2
+    x = rng.normal(size=(n, d))
+    x[:, 0] += 3 * labels - 1.5
+    torch.manual_seed(0)
+    esms = []
+    for i in range(6):
+        esm = ESM(architecture="linear", embedding_dim=d)
+        with torch.no_grad():
+            weight, bias = list(esm.parameters())
+            weight.copy_(torch.eye(d) + 0.6 * i * torch.randn(d, d))
+            bias.zero_()
+        esm.config.task_id = f"esm-{i}"
+        esm.config.base_model_name = "random/base"
+        source = -x.mean(axis=0) if i == 0 else x.mean(axis=0) + 0.2 * i * rng.normal(size=d)
+        esm.config.update({"source_mean_embedding": [float(v) for v in source]})
+        esms.append(esm)
+    return x, labels, esms
+
+
+def test_fusion_rank_intervals_are_for_the_fused_top_rows_in_whole_ranking_positions():
+    """With ranker fusion, the bootstrapped rows are the fusion's own top K (not ESM-LogME's),
+    and their intervals are positions in the whole ranking: the rest is held at its scores."""
+    from hfselect_widgets.engine.scoring.ranking import score_embeddings
+    from hfselect_widgets.engine.scoring.uncertainty import bootstrap_ranks
+
+    x, labels, esms = _fusion_pool()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = score_embeddings(
+            x, labels, False, esms, model_id=None, ranker="fusion", keep_top=2
+        )
+    fused = sorted(zip(result.sources, result.scores, strict=True), key=lambda t: -t[1])
+    logme_best = max(result.configs, key=lambda c: c.ranker_scores["esm-logme"])
+    assert logme_best.task_id != result.configs[result.sources.index(fused[0][0])].task_id
+    assert list(result.top_features) == [fused[0][0], fused[1][0]]
+
+    by_source = dict(zip(result.sources, result.configs, strict=True))
+    others = {
+        m: {s: c.ranker_scores[m] for s, c in by_source.items() if s not in result.top_features}
+        for m in ("logme-permutation", "knn", "textemb")
+    }
+    intervals = bootstrap_ranks(
+        result.top_features,
+        x,
+        labels,
+        False,
+        configs=by_source,
+        ranker="fusion",
+        resamples=10,
+        others=others,
+    )
+    assert set(intervals) == set(result.top_features)
+    assert all(1 <= i.rank_low <= i.rank_high <= len(esms) for i in intervals.values())
+
+    # held-out scores count: an ESM outside the bootstrap that outscores both pushes them down
+    plain = bootstrap_ranks(
+        result.top_features, x, labels, False, configs=by_source, ranker="esm-logme", resamples=5
+    )
+    beaten = bootstrap_ranks(
+        result.top_features,
+        x,
+        labels,
+        False,
+        configs=by_source,
+        ranker="esm-logme",
+        resamples=5,
+        others={"esm-logme": {"far better": 1e9}},
+    )
+    for name, interval in plain.items():
+        assert beaten[name].rank_low == interval.rank_low + 1
+        assert beaten[name].p_first == 0.0
+
+
+def test_tied_scores_share_the_better_rank():
+    """Two ESMs with identical features tie on every resample: both rank first, neither leads."""
+    from hfselect_widgets.engine.scoring.uncertainty import bootstrap_ranks
+
+    features, labels = _separable(n=60)
+    noise = np.random.default_rng(4).normal(size=features.shape)
+    intervals = bootstrap_ranks(
+        {"a": features, "b": features.copy(), "noise": noise}, features, labels, False, resamples=8
+    )
+    assert intervals["a"].label() == intervals["b"].label() == "1"
+    assert intervals["a"].p_first == intervals["b"].p_first == 1.0
+    assert intervals["noise"].rank_low == 3

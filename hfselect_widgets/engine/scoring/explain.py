@@ -132,7 +132,8 @@ def explain_scores(ranking: Any, *, general: bool = True) -> list[str]:
         sentences.append(
             f"Rows are ordered by the {ranker!r} ranker's score; higher is better. The "
             "ESM-LogME score (LogME evidence of the target labels given the ESM-transformed "
-            "embeddings, per example) is shown beside it."
+            "embeddings, per example) is kept for every candidate as a column of the table "
+            "and the exports."
         )
     model = meta.get("model_name") or meta.get("model_id")
     same = "the same target" + (f" and base model {model}" if model else " and base model")
@@ -148,8 +149,8 @@ def explain_scores(ranking: Any, *, general: bool = True) -> list[str]:
         decimals = score_decimals(scores)
         sentences.append(
             f"This ranking's {len(scores)} scores span {min(scores):.{decimals}f} to "
-            f"{max(scores):.{decimals}f} (a spread of {_fmt(spread)}); rank 1 leads rank 2 by "
-            f"{_fmt(top_gap)}."
+            f"{max(scores):.{decimals}f} (a spread of {_fmt(spread)}); "
+            + (f"rank 1 leads rank 2 by {_fmt(top_gap)}." if top_gap > 0 else "ranks 1 and 2 tie.")
         )
     elif len(scores) == 1:
         sentences.append(f"Only one candidate was scored ({_fmt(scores[0])}): nothing to compare.")

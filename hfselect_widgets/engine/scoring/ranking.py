@@ -190,7 +190,8 @@ def score_embeddings(
             hf-dataset-selector's). Every ranker's score, ESM-LogME always among them, is kept
             per ESM in ``config.ranker_scores``; ``"fusion"`` is the mean rank of its members.
         keep_top: keep the mapped target features of the best ``keep_top`` ESMs (by the
-            ranker's score; ESM-LogME for ``"fusion"``) in ``ScoringResult.top_features``, for
+            ranker's score; a fusion maps its top ones again at the end) in
+            ``ScoringResult.top_features``, for
             :func:`.uncertainty.bootstrap_ranks`. Memory: ``keep_top`` x N x D floats.
         logme_backend: ``"numpy"`` (LogME on the CPU, ESMs in parallel threads), ``"torch"``
             (batches of ESMs on ``device``, :mod:`.batched`), or ``"auto"``: torch on CUDA for
@@ -236,6 +237,7 @@ def score_embeddings(
     warned: list[str] = []
     lock = threading.Lock()
     kept: list[tuple[float, int, str, np.ndarray]] = []  # a min-heap of the best keep_top
+    handle_of: dict[str, ESMHandle] = {}
     counter = itertools.count()
 
     def score_one(handle: ESMHandle) -> tuple[ESMConfig | None, float | None, str | None]:
@@ -261,6 +263,9 @@ def score_embeddings(
                 with lock:
                     warned.append(esm_model)
             config.source = config.source or handle.source
+            if keep_top and ranker == FUSION:
+                with lock:  # the fused top is known only at the end: map them again then
+                    handle_of[handle.source] = handle
             if keep_top:
                 with lock:
                     entry = (score, next(counter), handle.source, mapped)
@@ -316,6 +321,20 @@ def score_embeddings(
         for config, value in zip(configs, scores, strict=True):
             config.ranker_scores[FUSION] = value
     top_features = {source: mapped for _, _, source, mapped in sorted(kept, reverse=True)}
+    if keep_top and ranker == FUSION and configs:
+        # The heap kept the best by ESM-LogME; the rank intervals are for the fused top.
+        order = sorted(range(len(configs)), key=lambda i: -scores[i])[:keep_top]
+        fused_top = {}
+        for i in order:
+            source = sources[i]
+            mapped = top_features.get(source)
+            if mapped is None:
+                _, weight, bias = handle_of[source].load()
+                with torch.inference_mode():
+                    mapped = torch.nn.functional.linear(x, weight.to(device), bias.to(device))
+                mapped = mapped.cpu().numpy()
+            fused_top[source] = mapped
+        top_features = fused_top
     return ScoringResult(configs, scores, failures, messages, sources, top_features)
 
 
@@ -543,6 +562,15 @@ def compute_task_ranking(
 
         check_cancel(cancel, STAGE_SCORING)
         by_source = dict(zip(result.sources, result.configs, strict=True))
+        # the rest of the ranking, held at its scores: intervals are ranks in the whole list
+        others = {
+            member: {
+                source: config.ranker_scores.get(member, float("nan"))
+                for source, config in by_source.items()
+                if source not in result.top_features
+            }
+            for member in ranker_members(ranker)
+        }
         intervals = bootstrap_ranks(
             result.top_features,
             np.asarray(embeddings),
@@ -552,6 +580,7 @@ def compute_task_ranking(
             ranker=ranker,
             resamples=resamples,
             n_jobs=n_jobs,
+            others=others,
         )
         for source, interval in intervals.items():
             by_source[source].rank_interval = interval.to_dict()

@@ -81,13 +81,16 @@ def bootstrap_scores(
     resamples: int = DEFAULT_RESAMPLES,
     seed: int = 0,
     n_jobs: int | None = None,
+    others: Mapping[str, Mapping[str, float]] | None = None,
 ) -> tuple[list[str], np.ndarray]:
     """The ranker's scores of the ESMs in ``features`` on each bootstrap resample, centred.
 
-    Returns ``(names, scores)`` with ``scores`` of shape (resamples, K): column ``j`` is ESM
+    Returns ``(names, scores)`` with ``scores`` of shape (resamples, K + M): column ``j`` is ESM
     ``names[j]``'s score on each resample, shifted so that its mean over the resamples is the
     ESM's score on the real target (for a fusion: its minus mean rank, fused per resample from
-    the members' centred scores). Arguments as :func:`bootstrap_ranks`.
+    the members' centred scores). The K bootstrapped ESMs come first, then the M ESMs of
+    ``others``, held at their scores (a fusion ranks them anew on each resample). Arguments as
+    :func:`bootstrap_ranks`.
     """
     names = list(features)
     configs = {name: (configs or {}).get(name) for name in names}
@@ -122,13 +125,21 @@ def bootstrap_scores(
         with np.errstate(invalid="ignore"):
             shift = np.asarray(point[member], dtype=np.float64) - table.mean(axis=0)
         centred[member] = table + shift
+    others = {m: dict((others or {}).get(m) or {}) for m in members}
+    rest = [
+        name for name in dict.fromkeys(n for m in members for n in others[m]) if name not in configs
+    ]
     if ranker != FUSION:
-        return names, centred[ranker]
+        fixed = np.array([others[ranker].get(name, np.nan) for name in rest], dtype=np.float64)
+        return names + rest, np.hstack([centred[ranker], np.tile(fixed, (resamples, 1))])
+    everyone = names + rest
     fused = [
-        rank_fusion({m: dict(zip(names, centred[m][r], strict=True)) for m in members})
+        rank_fusion(
+            {m: {**others[m], **dict(zip(names, centred[m][r], strict=True))} for m in members}
+        )
         for r in range(resamples)
     ]
-    return names, np.array([[f[name] for name in names] for f in fused], dtype=np.float64)
+    return everyone, np.array([[f[name] for name in everyone] for f in fused], dtype=np.float64)
 
 
 def bootstrap_ranks(
@@ -143,8 +154,12 @@ def bootstrap_ranks(
     confidence: float = DEFAULT_CONFIDENCE,
     seed: int = 0,
     n_jobs: int | None = None,
+    others: Mapping[str, Mapping[str, float]] | None = None,
 ) -> dict[str, RankInterval]:
     """Rank intervals of the ESMs in ``features`` (name -> target mapped through that ESM).
+
+    The ranks are positions among the bootstrapped ESMs and those of ``others``; tied scores
+    share the better rank.
 
     Args:
         features: the (N, D) ESM-transformed target embeddings of each ESM (the top K).
@@ -155,6 +170,9 @@ def bootstrap_ranks(
         confidence: the share of resampled ranks inside each interval.
         seed: the resampling seed.
         n_jobs: resamples scored at once (LAPACK releases the GIL).
+        others: the rest of the ranking, not bootstrapped: ranker member -> {ESM name: its
+            score} (the members of a fusion, else the ranker itself), held at those scores, so
+            that resampled ranks are positions in the whole ranking.
     """
     if not features:
         return {}
@@ -168,13 +186,16 @@ def bootstrap_ranks(
         resamples=resamples,
         seed=seed,
         n_jobs=n_jobs,
+        others=others,
     )
-    # rank 1 = the highest score; a NaN (an ESM the ranker cannot score) ranks last
-    keyed = np.where(np.isfinite(scores), -scores, np.inf)
-    ranks = keyed.argsort(axis=1, kind="stable").argsort(axis=1) + 1
+    # rank 1 = the highest score; tied scores share the better rank ("1 + how many score
+    # higher"), so a tie never looks like a lead; a NaN (an ESM the ranker cannot score) is last
+    keyed = np.where(np.isfinite(scores), scores, -np.inf)
+    k = len(features)  # the bootstrapped ESMs are the first k columns
+    ranks = 1 + (keyed[:, None, :] > keyed[:, :k, None]).sum(axis=2)
     tail = (1 - confidence) / 2
     result = {}
-    for j, name in enumerate(names):
+    for j, name in enumerate(list(features)):
         values = ranks[:, j]
         result[name] = RankInterval(
             rank_low=int(np.floor(np.quantile(values, tail))),
