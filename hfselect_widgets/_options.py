@@ -91,7 +91,7 @@ def add_target_options(
         "--force",
         action="store_true",
         default=default(False),
-        help="rank even when the target looks wrong (e.g. labels that are nearly all distinct)",
+        help="go on even when the target looks wrong (e.g. labels that are nearly all distinct)",
     )
 
 

