@@ -84,6 +84,28 @@ def test_every_bundled_esm_is_valid_for_minilm_with_its_provenance():
         assert not torch.allclose(weight, torch.eye(DIM), atol=1e-3)
 
 
+def test_every_bundled_esm_records_what_its_fine_tuning_learned():
+    """The collection is trained with the project's defaults (at least ``min_steps`` optimizer
+    steps, a validation share): each config says how the fine-tuned model did against the
+    majority class, a model that did not clearly learn carries the warning, and each records
+    the source's mean embedding (so the TextEmb and fusion rankers work on the demo)."""
+    from hfselect_widgets.engine.training.finetune import FineTuneConfig
+
+    defaults = FineTuneConfig()
+    learned = 0
+    for folder in _esm_folders():
+        config = json.loads((folder / "config.json").read_text())
+        assert config["lm_num_steps"] >= defaults.min_steps, folder.name
+        assert config["lm_val_rows"] > 0 and config["lm_val_metric"] == "accuracy", folder.name
+        assert config["lm_val_value"] > config["lm_val_baseline"], folder.name
+        if config["lm_learned"]:
+            learned += 1
+        else:
+            assert config["training_warnings"], folder.name
+        assert len(config["source_mean_embedding"]) == DIM, folder.name
+    assert learned >= len(_esm_folders()) - 1
+
+
 def test_bundled_esm_reproduces_itself_through_save_and_load(tmp_path):
     """Saving a bundled ESM again and reloading it gives the same outputs (the format is stable)."""
     folder = _esm_folders()[0]
