@@ -750,6 +750,8 @@ def _recipe(out_dir: Path) -> list[str]:
 def _training_table(out_dir: Path, sources: tuple[DemoSource, ...]) -> list[str]:
     """Per ESM: what fine-tuning learned (validation vs. the majority class), the ESM fit's
     hold-out R², and whether held-out rows of the source rank its own ESM first."""
+    from hfselect_widgets.engine.training.finetune import min_gain
+
     lines = [
         "What each fine-tuning learned (validation rows vs. the majority-class baseline), how "
         "well the ESM fits (hold-out R²), and self-retrieval: held-out rows of the source, "
@@ -772,6 +774,10 @@ def _training_table(out_dir: Path, sources: tuple[DemoSource, ...]) -> list[str]
             return "n/a" if value is None else f"{value:.3f}"
 
         learned = {True: "yes", False: "**no**", None: "n/a"}[c.get("lm_learned")]
+        if c.get("lm_learned") is False and c.get("lm_val_value", 0) > c.get(
+            "lm_val_baseline", 1
+        ) + min_gain(c.get("lm_val_metric", "accuracy")):
+            learned = "**not confirmed** (gain within the noise of the validation rows)"
         rank = c.get("demo_heldout_self_rank")
         retrieval = (
             "not measured"

@@ -755,3 +755,19 @@ def test_tied_scores_share_the_better_rank():
     assert intervals["a"].label() == intervals["b"].label() == "1"
     assert intervals["a"].p_first == intervals["b"].p_first == 1.0
     assert intervals["noise"].rank_low == 3
+
+
+def test_a_gain_too_small_for_the_validation_rows_is_unconfirmed_not_barely_learned():
+    """0.706 against a 0.569 majority on 51 rows is above the baseline but within two standard
+    errors: the warning says it could not be confirmed (and why), not that nothing was learned;
+    a gain under 0.02 says barely learned."""
+    from hfselect_widgets.engine.training.finetune import FineTuneValidation, learning_margin
+
+    margin = learning_margin("accuracy", 0.569, 51)
+    assert margin == pytest.approx(2 * (0.569 * 0.431 / 51) ** 0.5)
+    unconfirmed = FineTuneValidation("accuracy", 0.706, 0.569, margin, 51, False, {})
+    assert unconfirmed.message().startswith("Could not confirm")
+    assert "+0.137" in unconfirmed.message() and f"{margin:+.3f}" in unconfirmed.message()
+    flat = FineTuneValidation("accuracy", 0.58, 0.569, margin, 51, False, {})
+    assert flat.message().startswith("Fine-tuning barely learned")
+    assert learning_margin("accuracy", 0.5, 10_000) == 0.02

@@ -247,6 +247,15 @@ class FineTuneValidation:
             return f"Fine-tuning: {measured}: too few rows to judge whether it learned."
         if self.learned:
             return f"Fine-tuning learned the source task: {measured}."
+        if self.value > self.baseline + min_gain(self.metric):
+            # Above the baseline, but not by more than these few rows can vouch for.
+            return (
+                f"Could not confirm that fine-tuning learned the source task: {measured}, a "
+                f"gain of {self.value - self.baseline:+.3f} where these rows can only vouch "
+                f"for more than {self.margin:+.3f}. Validate on more rows (a larger sample or "
+                "validation_share), or train longer to make sure: an ESM of a model that did "
+                "not learn is close to the identity map and ranks low for every target."
+            )
         return (
             f"Fine-tuning barely learned the source task: {measured}. An ESM of a model that "
             "did not learn is close to the identity map and ranks low for every target: train "
@@ -256,6 +265,20 @@ class FineTuneValidation:
     def to_dict(self) -> dict[str, Any]:
         """The validation as a plain dict."""
         return asdict(self)
+
+
+def min_gain(metric: str) -> float:
+    """The smallest gain over the baseline that counts as learning at all."""
+    return 0.05 if metric == "r2" else 0.02
+
+
+def learning_margin(metric: str, baseline: float, num_rows: int) -> float:
+    """How far above the baseline a validation metric must be to say the model learned: for
+    accuracy also two standard errors of the majority-class accuracy on ``num_rows`` rows."""
+    if metric == "r2":
+        return min_gain(metric)
+    spread = math.sqrt(max(baseline * (1 - baseline), 1e-12) / max(num_rows, 1))
+    return max(min_gain(metric), 2.0 * spread)
 
 
 def task_metrics(predictions: np.ndarray, labels: np.ndarray, is_regression: bool) -> dict:
@@ -321,13 +344,13 @@ def _validate_model(
         baseline_mse = float(np.mean((labels - float(np.mean(train_labels))) ** 2))
         variance = float(np.var(labels))
         baseline = 1.0 - baseline_mse / variance if variance > 0 else 0.0
-        metric, value, margin = "r2", metrics["r2"], 0.05
+        metric, value = "r2", metrics["r2"]
     else:
         metrics = task_metrics(outputs, labels, False)
         majority = np.bincount(train_labels.astype(np.int64)).argmax()
         baseline = float(np.mean(labels == majority))
         metric, value = "accuracy", metrics["accuracy"]
-        margin = max(0.02, 2.0 * math.sqrt(max(baseline * (1 - baseline), 1e-12) / count))
+    margin = learning_margin(metric, baseline, count)
     learned = None if count < MIN_VALIDATION_ROWS else bool(value > baseline + margin)
     return FineTuneValidation(
         metric=metric,
