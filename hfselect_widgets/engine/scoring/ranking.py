@@ -594,7 +594,7 @@ def compute_task_ranking(
         result.warnings.append(
             f"The target sample has {len(dataset)} rows, not more than the embedding "
             f"dimension {base_model.embedding_dim}: LogME scores are unreliable for such "
-            f"samples. Use more rows (num_examples > {base_model.embedding_dim})."
+            f"samples. Rank a sample of more than {base_model.embedding_dim} rows."
         )
     for message in result.warnings:
         warnings.warn(message, UserWarning, stacklevel=2)
