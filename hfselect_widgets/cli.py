@@ -52,7 +52,7 @@ CLI_WORDS = Vocabulary(
         "split": "--split NAME",
         "filters": "--filter KEY=VALUE",
         "max_bytes": _max_mb_phrase,
-        "dataset": "a local CSV, JSON lines or Parquet file as DATASET",
+        "dataset": "a local CSV, TSV, JSON lines or Parquet file as DATASET",
         "model": "--model PATH",
         "token": "set the HF_TOKEN environment variable",
         "text_col": "--text-col COL",
@@ -72,8 +72,8 @@ def _add_dataset_arguments(
         "dataset",
         nargs="?" if optional else None,
         default=None,
-        help="a Hub dataset id (e.g. stanfordnlp/imdb) or a local CSV / JSON lines / Parquet file"
-        + (" (default: the bundled demo target)" if optional else ""),
+        help="a Hub dataset id (e.g. stanfordnlp/imdb) or a local CSV / TSV / JSON lines / JSON / "
+        "Parquet file" + (" (default: the bundled demo target)" if optional else ""),
     )
     add_target_options(group, required=not optional)
 
@@ -468,7 +468,7 @@ def _check_output_paths(*paths) -> None:
             continue
         target = Path(path).expanduser()
         if target.is_dir():
-            raise OutputPathError(str(path), "is a folder; give a file name")
+            raise OutputPathError(str(path), "is a folder, not a file name")
         parent = target.parent if str(target.parent) else Path(".")
         existing = parent
         while not existing.exists() and existing != existing.parent:

@@ -173,8 +173,8 @@ def test_train_task_id_defaults_to_the_output_folder_name_and_name_overrides_it(
     [
         (["--esm-dir", "{tmp}/no-such-esms"], "does not exist"),
         (["--esm-dir", "{data}"], "is a file, not a folder"),
-        (["--demo", "-o", "{tmp}"], "is a folder; give a file name"),
-        (["--demo", "--output-html", "{tmp}"], "is a folder; give a file name"),
+        (["--demo", "-o", "{tmp}"], "is a folder, not a file name"),
+        (["--demo", "--output-html", "{tmp}"], "is a folder, not a file name"),
         (["--demo", "--label-col", "sentence"], "also the text column"),
     ],
     ids=["missing-esm-dir", "esm-dir-is-a-file", "csv-output-folder", "html-output-folder",

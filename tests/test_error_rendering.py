@@ -74,7 +74,7 @@ CLI_NAMES = {
     "no esms": ["--esm-dir DIR"],
     "download cap": ["--filter KEY=VALUE", "--max-mb 97"],
     "subset": ["--subset NAME"],
-    "hub dataset": ["a local CSV, JSON lines or Parquet file as DATASET"],
+    "hub dataset": ["a local CSV, TSV, JSON lines or Parquet file as DATASET"],
     "output exists": ["or pass --overwrite to replace it"],
     "repo exists": ["Pass --overwrite to replace it"],
     "token": ["set the HF_TOKEN environment variable"],

@@ -107,7 +107,7 @@ def test_unreachable_hub_dataset_gets_advice_about_datasets(unreachable_hub):
     assert error.field == "dataset" and error.offline
     rendered = error.render(cli.CLI_WORDS)
     assert "the dataset 'someone/some-dataset'" in rendered and "you are offline" in rendered
-    assert "a local CSV, JSON lines or Parquet file as DATASET" in rendered
+    assert "a local CSV, TSV, JSON lines or Parquet file as DATASET" in rendered
     assert "--esm-dir" not in rendered
     assert unreachable_hub.requests == [] and unreachable_hub.sleeps == []
 
