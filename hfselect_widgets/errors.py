@@ -76,7 +76,14 @@ def _python_phrase(fix: Fix) -> str:
     return f"pass {fix.field}={fix.value!r}"
 
 
-PYTHON = Vocabulary("python", {"token": "set the HF_TOKEN environment variable, or pass token=..."})
+PYTHON = Vocabulary(
+    "python",
+    {
+        "token": "set the HF_TOKEN environment variable, or pass token=...",
+        # no API takes a "dataset=" for this: name the constructors that read local data
+        "dataset": "Dataset.from_file(path, ...) or Dataset.from_pandas(frame, ...)",
+    },
+)
 """The Python API's words: ``pass field=value``."""
 
 

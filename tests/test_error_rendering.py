@@ -274,3 +274,13 @@ def test_the_drop_rows_checkbox_reaches_the_request():
     assert picker.target_request().drop_missing is False
     picker.drop_missing.value = True
     assert picker.target_request().drop_missing is True
+
+
+def test_python_words_for_an_unreachable_hub_dataset_name_real_constructors():
+    """The Python API has no ``dataset=`` keyword to pass: the advice names the constructors
+    that read local data instead."""
+    from hfselect_widgets.errors import HubUnavailableError
+
+    message = HubUnavailableError("the dataset 'org/data'", offline=True).render()
+    assert "Dataset.from_file(" in message and "Dataset.from_pandas(" in message
+    assert "pass dataset=" not in message
