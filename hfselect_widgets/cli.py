@@ -288,6 +288,7 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--results", default=None, help="JSON-lines results file (resumable)")
     verify.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
     verify.add_argument("-o", "--output", default=None, help="write the table as CSV")
+    verify.add_argument("--no-progress", action="store_true", help="draw no progress bars")
     _add_collection_parsers(commands, rank)
     return parser
 
@@ -309,17 +310,22 @@ def run_verify(args: argparse.Namespace) -> int:
     _check_output_paths(args.output)  # not after hours of fine-tuning
     ranking = TaskRanking.load(args.ranking)
     target = _load_dataset(args)
-    result = verify_transfer(
-        ranking,
-        target,
-        k=args.k,
-        seeds=args.seeds,
-        sources=sources,
-        source_rows=args.source_rows or None,
-        base_model=args.model,
-        store=args.results,
-        device=args.device,
-    )
+    from hfselect_widgets.engine.progress import TqdmProgress
+
+    # Fine-tuning k picks and the target over several seeds takes minutes to hours: show it.
+    with TqdmProgress(disable=args.no_progress, file=sys.stderr) as progress:
+        result = verify_transfer(
+            ranking,
+            target,
+            k=args.k,
+            seeds=args.seeds,
+            sources=sources,
+            source_rows=args.source_rows or None,
+            base_model=args.model,
+            store=args.results,
+            device=args.device,
+            progress=progress,
+        )
     frame = result.to_pandas()
     print(frame.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     if args.output:

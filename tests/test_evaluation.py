@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import warnings
 
 import numpy as np
@@ -520,9 +521,14 @@ def test_cli_verify_prints_the_table_for_a_saved_ranking(pool, tmp_path, capsys)
             f"rule={tmp_path / 'rule.csv'}", "--model", str(pool["base"]), "--device", "cpu",
             "-o", str(tmp_path / "verify.csv")]  # fmt: skip
     assert main(argv) == 0
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out = captured.out
     assert "<no transfer>" in out and "rule" in out and "Gain" in out
     assert (tmp_path / "verify.csv").read_text().startswith("Candidate,Rank,Score")
+    # the long fine-tunings show progress bars on stderr (runs done / total), off on request
+    assert re.search(r"(\d+)/\1 ", captured.err), captured.err
+    assert main([*argv, "--no-progress"]) == 0
+    assert "|" not in capsys.readouterr().err
     assert main([*argv[:-2], "--source", "rule"]) == 2
 
 
