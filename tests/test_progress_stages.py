@@ -31,7 +31,8 @@ def test_a_stage_whose_first_report_is_complete_is_marked_cached():
 
 def test_ranking_reports_model_loading_as_a_stage_before_embedding(tmp_path):
     """RankingRequest.run reports "model" 0 of 1, then 1 of 1, before the embedding stage; a
-    second run with the embedding cache reports the embedding as cached."""
+    second run reports the embedding (embedding cache) and the model (in-process model cache)
+    as cached."""
     model = make_tiny_model(tmp_path / "model", kind="bert")
     for i in range(2):
         write_esm(tmp_path / "esms" / f"esm{i}", HIDDEN_SIZE, task_id=f"org/t{i}", seed=i)
@@ -54,4 +55,4 @@ def test_ranking_reports_model_loading_as_a_stage_before_embedding(tmp_path):
 
     with TqdmProgress(disable=True) as progress:
         request.run(progress)
-        assert STAGE_EMBEDDING in progress.cached
+        assert STAGE_EMBEDDING in progress.cached and STAGE_MODEL in progress.cached

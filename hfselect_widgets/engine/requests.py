@@ -503,10 +503,13 @@ class RankingRequest:
         The engine keeps loaded models (see ``load_base_model(reuse=True)``), so the ranking
         that follows uses this one instead of loading it again.
         """
-        from hfselect_widgets.engine.embedding.model import load_base_model
+        from hfselect_widgets.engine.embedding.model import is_base_model_loaded, load_base_model
         from hfselect_widgets.engine.progress import STAGE_MODEL, report
 
-        report(progress, STAGE_MODEL, 0, 1)
+        # A model already loaded is reported done at once, which progress displays show as
+        # "cached" (as a cached embedding), not as a load that took 0.0 s.
+        if not is_base_model_loaded(model, self.device or "auto"):
+            report(progress, STAGE_MODEL, 0, 1)
         load_base_model(model, pooling=self.pooling, device=self.device or "auto")
         report(progress, STAGE_MODEL, 1, 1)
 

@@ -236,6 +236,18 @@ def _load_model_and_tokenizer(name: str, load_from: str, device: torch.device) -
     return model, tokenizer
 
 
+def is_base_model_loaded(model_name_or_path: str | os.PathLike, device: str = "auto") -> bool:
+    """Whether :func:`load_base_model` would take this model from its in-process cache
+    (so that a progress display can say "cached" instead of timing a load)."""
+    try:
+        load_from, _ = resolve_model_source(str(model_name_or_path))
+        key = (load_from, str(resolve_device(device)), _folder_stamp(load_from))
+    except Exception:  # a bad name is load_base_model's to report
+        return False
+    with _model_cache_lock:
+        return key in _model_cache
+
+
 def load_base_model(
     model_name_or_path: str | os.PathLike,
     pooling: str | None = None,
@@ -494,6 +506,7 @@ __all__ = [
     "DEFAULT_MAX_LENGTH",
     "BaseModel",
     "resolve_device",
+    "is_base_model_loaded",
     "load_base_model",
     "wrap_base_model",
     "clear_model_cache",
