@@ -240,16 +240,19 @@ def score_embeddings(
     handle_of: dict[str, ESMHandle] = {}
     counter = itertools.count()
 
+    def map_target(weight: torch.Tensor, bias: torch.Tensor) -> np.ndarray:
+        with torch.inference_mode():
+            # float32 like hfselect's nn.Linear, then LogME in float64
+            features = torch.nn.functional.linear(x, weight.to(device), bias.to(device))
+        return features.cpu().numpy()
+
     def score_one(handle: ESMHandle) -> tuple[ESMConfig | None, float | None, str | None]:
         if cancel is not None and cancel.is_set():
             return None, None, None
         try:
             config, weight, bias = load_checked(handle, model_dim, model_id)
             esm_model = config.base_model_name
-            with torch.inference_mode():
-                # float32 like hfselect's nn.Linear, then LogME in float64
-                features = torch.nn.functional.linear(x, weight.to(device), bias.to(device))
-            mapped = features.cpu().numpy()
+            mapped = map_target(weight, bias)
             config.ranker_scores = {
                 name: float(scorer(mapped if name in NEEDS_FEATURES else None, config))
                 for name, scorer in scorers.items()
@@ -263,11 +266,10 @@ def score_embeddings(
                 with lock:
                     warned.append(esm_model)
             config.source = config.source or handle.source
-            if keep_top and ranker == FUSION:
-                with lock:  # the fused top is known only at the end: map them again then
-                    handle_of[handle.source] = handle
             if keep_top:
                 with lock:
+                    if ranker == FUSION:  # its top is known only at the end: mapped again then
+                        handle_of[handle.source] = handle
                     entry = (score, next(counter), handle.source, mapped)
                     if len(kept) < keep_top:
                         heapq.heappush(kept, entry)
@@ -329,10 +331,7 @@ def score_embeddings(
             source = sources[i]
             mapped = top_features.get(source)
             if mapped is None:
-                _, weight, bias = handle_of[source].load()
-                with torch.inference_mode():
-                    mapped = torch.nn.functional.linear(x, weight.to(device), bias.to(device))
-                mapped = mapped.cpu().numpy()
+                mapped = map_target(*handle_of[source].load()[1:])
             fused_top[source] = mapped
         top_features = fused_top
     return ScoringResult(configs, scores, failures, messages, sources, top_features)
