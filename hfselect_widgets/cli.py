@@ -48,6 +48,7 @@ CLI_WORDS = Vocabulary(
         "overwrite": "pass --overwrite",
         "exist_ok": "pass --exist-ok",
         "esm_dir": "--esm-dir DIR",
+        "demo": "--demo",
         "subset": "--subset NAME",
         "split": "--split NAME",
         "filters": "--filter KEY=VALUE",
@@ -784,23 +785,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("Interrupted.", file=sys.stderr)
         return EXIT_INTERRUPTED
     except HfselectWidgetsError as exc:
-        message = exc.render(CLI_WORDS)
-        if _offline_on_the_default_hub_pool(args, exc):
-            # Whatever the model, the default pool (Hub ESMs) needs the Hub too: say what works.
-            message += " To try the tool offline, rank against the bundled demo ESMs: --demo."
-        print(f"error: {message}", file=sys.stderr)
+        print(f"error: {exc.render(CLI_WORDS)}", file=sys.stderr)
         return EXIT_USAGE
-
-
-def _offline_on_the_default_hub_pool(args: argparse.Namespace, exc: Exception) -> bool:
-    from hfselect_widgets.errors import HubUnavailableError
-
-    return (
-        args.command == "rank"
-        and isinstance(exc, HubUnavailableError)
-        and exc.offline
-        and not (getattr(args, "demo", False) or args.esm_dir or args.esm_repo_id)
-    )
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -82,6 +82,7 @@ PYTHON = Vocabulary(
         "token": "set the HF_TOKEN environment variable, or pass token=...",
         # no API takes a "dataset=" for this: name the constructors that read local data
         "dataset": "Dataset.from_file(path, ...) or Dataset.from_pandas(frame, ...)",
+        "demo": "esm_dir=demo_esm_dir() (from hfselect_widgets.demo)",
     },
 )
 """The Python API's words: ``pass field=value``."""
@@ -406,8 +407,11 @@ class HubUnavailableError(HfselectWidgetsError, ConnectionError):
         field: str | None = None,
         offline: bool = False,
         offline_mode: bool = False,
+        demo_pool: bool = False,
     ):
         self.what = what
+        self.detail = detail
+        self.offline_mode = offline_mode
         self.offline = offline or offline_mode
         msg = f"Cannot reach the Hugging Face Hub for {what} and nothing usable is cached."
         if detail:
@@ -436,7 +440,24 @@ class HubUnavailableError(HfselectWidgetsError, ConnectionError):
                 + alternative[0]
                 + "."
             )
-        super().__init__(msg, advice=advice, field=field, fixes=[Fix(alternative[1])])
+        fixes = [Fix(alternative[1])]
+        if demo_pool and self.offline:
+            # The pool was the Hub's ESMs: whatever else is fixed, they need the Hub too.
+            advice += " To try the tool offline, rank against the bundled demo ESMs: {1}."
+            fixes.append(Fix("demo"))
+        super().__init__(msg, advice=advice, field=field, fixes=fixes)
+
+    def with_demo_pool(self) -> HubUnavailableError:
+        """The same error, advising the bundled demo ESMs too (for a ranking against the
+        Hub's ESMs, which cannot work offline whatever the model)."""
+        return HubUnavailableError(
+            self.what,
+            self.detail,
+            field=self.field,
+            offline=self.offline,
+            offline_mode=self.offline_mode,
+            demo_pool=True,
+        )
 
 
 def _hub_field(what: str) -> str:

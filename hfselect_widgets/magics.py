@@ -612,6 +612,7 @@ MAGIC_WORDS = Vocabulary(
         "force": "--force",
         "file_format": "rename the file to end in .csv, .tsv, .jsonl or .parquet",
         "esm_dir": "--esm-dir DIR (or --demo)",
+        "demo": "--demo",
         "subset": "--subset NAME",
         "split": "--split NAME",
         "filters": "--filter KEY=VALUE",

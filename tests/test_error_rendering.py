@@ -284,3 +284,18 @@ def test_python_words_for_an_unreachable_hub_dataset_name_real_constructors():
     message = HubUnavailableError("the dataset 'org/data'", offline=True).render()
     assert "Dataset.from_file(" in message and "Dataset.from_pandas(" in message
     assert "pass dataset=" not in message
+
+
+def test_offline_on_the_hub_pool_every_front_end_names_its_demo_pool():
+    """A ranking against the Hub's ESMs cannot work offline whatever the model: the request
+    layer adds the bundled demo ESMs to the advice, and each front end names them its own way."""
+    from hfselect_widgets.errors import HubUnavailableError
+    from hfselect_widgets.magics import MAGIC_WORDS
+
+    error = HubUnavailableError("the base model 'org/model'", offline=True).with_demo_pool()
+    assert error.render(cli.CLI_WORDS).endswith("rank against the bundled demo ESMs: --demo.")
+    assert error.render(MAGIC_WORDS).endswith(": --demo.")
+    assert 'choose "Demo collection" under "ESMs"' in error.render(WIDGET_WORDS)
+    assert "esm_dir=demo_esm_dir()" in error.render()
+    # only an offline failure gets it: online, the fix is to connect
+    assert "demo" not in HubUnavailableError("the base model 'org/model'").with_demo_pool().render()

@@ -460,12 +460,18 @@ class RankingRequest:
         self.validate()
         dataset = dataset if dataset is not None else self.target.load()
         target_warnings = self.target.check(dataset)
-        pool = pool if pool is not None else self.resolve_pool(progress, cancel)
         from hfselect_widgets.engine.hub.network import ensure_model_available
         from hfselect_widgets.engine.model_ids import DEFAULT_HUB_MODEL
+        from hfselect_widgets.errors import HubUnavailableError
 
-        # Offline: one typed error about the base model now, not transformers' retries.
-        ensure_model_available(pool.model or DEFAULT_HUB_MODEL)
+        try:
+            pool = pool if pool is not None else self.resolve_pool(progress, cancel)
+            # Offline: one typed error about the base model now, not transformers' retries.
+            ensure_model_available(pool.model or DEFAULT_HUB_MODEL)
+        except HubUnavailableError as exc:
+            if exc.offline and self.pool.kind == "hub":
+                raise exc.with_demo_pool() from exc
+            raise
         self._load_model(pool.model or DEFAULT_HUB_MODEL, progress)
         from hfselect_widgets.engine.scoring.ranking import compute_task_ranking
 

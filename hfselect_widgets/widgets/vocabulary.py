@@ -44,6 +44,7 @@ WIDGET_WORDS = Vocabulary(
         # the base model and the ESM pool (ESMPoolSelector)
         "model": '"Local folder" as the "Base model", then its "Model folder"',
         "esm_dir": 'choose "Local folder" under "ESMs" and enter its "ESM folder"',
+        "demo": 'choose "Demo collection" under "ESMs"',
         "filters": 'the "Filters" section under "ESMs"',
         "max_bytes": "the App sets none: rank fewer ESMs",
         "ranker": 'the "Ranker" dropdown on the Rank tab',
