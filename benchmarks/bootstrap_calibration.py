@@ -18,8 +18,10 @@ take ``--bases`` other samples, bootstrap each the way the engine does, and comp
 
 Methods: ``classic`` (rows drawn with replacement, the engine's method before 2026-12-07),
 ``classic, centred`` (the same, each ESM's resampled scores shifted to average to its real
-score), ``bayesian`` (every row kept with a Dirichlet weight, the engine's weights) and
-``bayesian, centred`` (the engine's method, run through
+score), ``bayesian`` (every row kept with a Dirichlet weight, the engine's weights, LogME
+refitted on each resample), ``bayesian, centred`` (the same, centred: the engine's method
+until the linearised one) and ``linearised`` (the engine's method: the same weights and
+centring, each resample scored to first order from the rows' influences, run through
 :func:`hfselect_widgets.engine.scoring.uncertainty.bootstrap_scores`).
 
 Data: ``../shared/data`` (checked up front), the pip-packaged MiniLM and the bundled demo ESMs.
@@ -40,7 +42,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = ROOT.parent / "shared" / "data"
 DEFAULT_OUTPUT = ROOT / "benchmarks" / "results" / "bootstrap_calibration.json"
-METHODS = ("classic", "classic, centred", "bayesian", "bayesian, centred")
+METHODS = ("classic", "classic, centred", "bayesian", "bayesian, centred", "linearised")
 
 
 def log(message: str) -> None:
@@ -102,7 +104,7 @@ def run_case(name: str, n: int, args, feats_of, labels_all) -> dict:
         # the engine's weights, before centring (the engine centres them: the last method)
         weights = bootstrap_weights(n, args.resamples, seed=args.seed + base)
         bayes_raw = np.array([[target.resampled_score(f, w) for f in feats] for w in weights])
-        _, bayes = bootstrap_scores(
+        _, linearised = bootstrap_scores(
             {str(i): f for i, f in enumerate(feats)},
             feats[0],
             labels,
@@ -114,7 +116,8 @@ def run_case(name: str, n: int, args, feats_of, labels_all) -> dict:
             "classic": classic,
             "classic, centred": classic - classic.mean(axis=0) + point,
             "bayesian": bayes_raw,
-            "bayesian, centred": bayes,
+            "bayesian, centred": bayes_raw - bayes_raw.mean(axis=0) + point,
+            "linearised": linearised,
         }
         for method, scores in drafts.items():
             record = per_method[method]
@@ -157,7 +160,7 @@ def main(argv=None) -> int:
         "--case",
         action="append",
         help="DATASET:N, a dataset of --data and the target size (default cr:500, "
-        "tweet_sentiment:1000)",
+        "tweet_sentiment:1000, mpqa:2000)",
     )
     parser.add_argument("--truth", type=int, default=40, help="independent samples per case")
     parser.add_argument("--bases", type=int, default=6, help="samples bootstrapped per case")
@@ -179,7 +182,7 @@ def main(argv=None) -> int:
     base = load_base_model(DEMO_MODEL, device="cpu")
     esms = [ESMHandle.from_folder(f).load() for f in sorted(Path(demo_esm_dir()).iterdir())]
     results = []
-    for case in args.case or ["cr:500", "tweet_sentiment:1000"]:
+    for case in args.case or ["cr:500", "tweet_sentiment:1000", "mpqa:2000"]:
         name, n = case.split(":")
         frame = pd.read_csv(args.data / name / "train.csv", keep_default_na=False)
         log(f"{name}: embedding {len(frame)} rows")

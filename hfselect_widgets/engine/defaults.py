@@ -63,9 +63,12 @@ RANKER = "esm-logme"
 (benchmarks/README.md, "Which ranker is the default") no other ranker differs from it with a
 paired interval clear of 0, so the tie goes to the cheapest ranker that scores every ESM (Hub ESMs
 lack the source mean embedding that TextEmb and the fusions need)."""
-RESAMPLES = 20
-"""Bootstrap resamples of the target rows for rank intervals: 20 so that a 90 % interval is not
-just the min-max of the draws (benchmarks/README.md, "Rank intervals", for what they cost)."""
+RESAMPLES = 100
+"""Bootstrap resamples of the target rows for rank intervals: 100, so that a 90 % interval
+leaves 5 draws out on each side and P(rank 1) reads to 0.01. Cheap where the target has more
+rows than dimensions: each resample's LogME then follows from the rows' influences, and the
+whole bootstrap costs under twice the plain ranking of the top K at any count
+(benchmarks/README.md, "Rank intervals")."""
 RANKER_NAMES = ("esm-logme", "logme-permutation", "knn", "textemb", "fusion")
 """Every ranker (:data:`hfselect_widgets.engine.scoring.rankers.RANKERS` describes each),
 listed here so that front ends offer them without importing the scoring code."""

@@ -28,6 +28,7 @@ Conventions of the reference that the fast path keeps (see DESIGN.md):
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -293,14 +294,14 @@ def _evidence_by_solves(
     return _evidence(alpha, beta, sigma, m2, res2, n, d)
 
 
-def _evidence_from_spectrum(
-    sigma: np.ndarray, x2: np.ndarray, res_x2: np.ndarray, n: int, d: int
-) -> np.ndarray:
+def _fixed_point(
+    sigma: np.ndarray, x2: np.ndarray, res_x2: np.ndarray, n: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Run the reference's fixed-point iteration for all label columns at once.
 
     ``sigma``: (k,) squared singular values; ``x2``: (k, C) squared projections;
     ``res_x2``: (C,). Each column stops on its own criterion, exactly as the reference's
-    per-column loop does. Returns the per-column evidence divided by ``n``.
+    per-column loop does. Returns ``(alpha, beta, m2, res2)``, each of shape (C,).
     """
     num_cols = x2.shape[1]
     alpha = np.ones(num_cols)
@@ -323,6 +324,14 @@ def _evidence_from_spectrum(
         active = active[~converged]
         if active.size == 0:
             break
+    return alpha, beta, m2, res2
+
+
+def _evidence_from_spectrum(
+    sigma: np.ndarray, x2: np.ndarray, res_x2: np.ndarray, n: int, d: int
+) -> np.ndarray:
+    """The per-column evidence divided by ``n``, from the spectrum (see :func:`_fixed_point`)."""
+    alpha, beta, m2, res2 = _fixed_point(sigma, x2, res_x2, n)
     return _evidence(alpha, beta, sigma, m2, res2, n, d)
 
 
@@ -429,13 +438,76 @@ class LogMETarget:
         # int() of 499.99999 would change the sample size the reference's formula sees.
         return _column_evidences(g, z, (z**2).sum(axis=0), int(round(float(counts.sum()))))
 
+    def column_influences(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per-column evidence (C,) and its derivative with respect to each row's weight (N, C).
+
+        With row ``i`` counted ``w[i]`` times, the evidence per column is, to first order,
+        ``evidence + (w - 1) @ influence``: the linearised (infinitesimal-jackknife) form of
+        :meth:`resampled_column_evidences`, which costs one eigen-decomposition per feature
+        matrix and then O(N) per reweighting instead of a new LogME fit.
+
+        At the fixed point the evidence is stationary in ``alpha``, ``beta`` (MacKay's update
+        equations are its stationarity conditions) and in the posterior mean ``m``, so only the
+        explicit dependence on the weights remains: row ``i`` adds
+        ``(log(beta) - log(2 pi))/2 - beta/2 (r_i² + f_iᵀA⁻¹f_i)`` to the log evidence
+        (``r_i`` its residual, ``A = alpha I + beta FᵀF``), and the per-row normalisation by
+        ``n = Σw`` subtracts the evidence per row. The evidence is the reference path's
+        (eigenvectors of the Gram matrix): equal to :meth:`column_evidences` up to rounding.
+
+        Only for N > D: with N <= D the reference's evidence leaves the ``D - N`` empty
+        directions out of its log-determinant, so it is not stationary in ``alpha`` and the
+        shortcut does not hold (a ValueError; use :meth:`resampled_column_evidences`, which is
+        cheap there, since its Gram matrix is N x N).
+        """
+        f = np.asarray(features, dtype=np.float64)
+        n, d = f.shape
+        if n != self.num_examples:
+            raise ValueError(f"features have {n} rows but the target has {self.num_examples}")
+        if n <= d:
+            raise ValueError(
+                f"column_influences needs more rows than dimensions, got N = {n}, D = {d}"
+            )
+        y = self.y
+        vals, vecs = np.linalg.eigh(f.T @ f)
+        abs_vals = np.abs(vals)
+        keep = np.sqrt(abs_vals) > _SPECTRUM_CUTOFF
+        sigma = abs_vals[keep]
+        u = (f @ vecs[:, keep]) / np.sqrt(sigma)  # the left singular vectors
+        x = u.T @ y
+        x2 = x**2
+        res_x2 = self.y_sq_norms - x2.sum(axis=0)
+        alpha, beta, m2, res2 = _fixed_point(sigma, x2, res_x2, n)
+        evidences = _evidence(alpha, beta, sigma, m2, res2, n, d)
+        # per column: A⁻¹ has eigenvalues 1/(alpha + beta σ) on the right singular vectors
+        shrink = sigma[:, None] / (alpha[None, :] + beta[None, :] * sigma[:, None])  # (k, C)
+        residuals = y - u @ (beta[None, :] * shrink * x)
+        leverage = (u**2) @ shrink
+        per_row = 0.5 * (np.log(beta) - math.log(2 * math.pi)) - 0.5 * beta * (
+            residuals**2 + leverage
+        )
+        return evidences, (per_row - evidences) / n
+
+    def combine(self, evidences: np.ndarray) -> np.ndarray:
+        """The score from per-column evidences (along the last axis): their mean. Linear, so
+        it also turns :meth:`column_influences`' per-row derivatives into the score's."""
+        return np.mean(evidences, axis=-1)
+
     def score(self, features: np.ndarray) -> float:
         """The LogME score (mean evidence over label columns) of one feature matrix."""
-        return float(np.mean(self.column_evidences(features)))
+        return float(self.combine(self.column_evidences(features)))
 
     def resampled_score(self, features: np.ndarray, counts: np.ndarray) -> float:
         """The score of the bootstrap resample that draws row ``i`` ``counts[i]`` times."""
-        return float(np.mean(self.resampled_column_evidences(features, counts)))
+        return float(self.combine(self.resampled_column_evidences(features, counts)))
+
+    def linearised_scorer(self, features: np.ndarray) -> Callable[[np.ndarray], float]:
+        """``scorer(weights)``: the score with row ``i`` counted ``weights[i]`` times, to first
+        order around the plain score (see :meth:`column_influences`; N > D only): one
+        eigen-decomposition now, then O(N) per call. ``scorer(ones)`` is the plain score."""
+        evidences, influences = self.column_influences(features)
+        point = float(self.combine(evidences))
+        slope = self.combine(influences)
+        return lambda weights: point + float((np.asarray(weights) - 1.0) @ slope)
 
 
 def logme(features: np.ndarray, labels: np.ndarray, regression: bool = False) -> float:

@@ -85,16 +85,11 @@ class _PermutationTarget(LogMETarget):
         self.y = np.asfortranarray(np.hstack([real, *shuffled]))
         self.y_sq_norms = (self.y**2).sum(axis=0)
 
-    def score(self, features: np.ndarray) -> float:
-        return self._control(self.column_evidences(features))
-
-    def resampled_score(self, features: np.ndarray, counts: np.ndarray) -> float:
-        # the shuffled labels stay attached to their rows: the pair is what is resampled
-        return self._control(self.resampled_column_evidences(features, counts))
-
-    def _control(self, evidences: np.ndarray) -> float:
-        real = float(np.mean(evidences[: self.real_columns]))
-        return real - float(np.mean(evidences[self.real_columns :]))
+    def combine(self, evidences: np.ndarray) -> np.ndarray:
+        # the real labels' mean evidence minus the shuffled ones'; a resample keeps each row's
+        # shuffled labels attached to it: the pair is what is resampled
+        real = evidences[..., : self.real_columns]
+        return np.mean(real, axis=-1) - np.mean(evidences[..., self.real_columns :], axis=-1)
 
 
 def knn_row_outcomes(
@@ -208,14 +203,18 @@ def make_resampling_scorer(
     *,
     permutations: int = DEFAULT_PERMUTATIONS,
     neighbours: int = DEFAULT_NEIGHBOURS,
+    linearised: bool = True,
 ) -> Callable[[np.ndarray | None, Any], WeightedScorer]:
     """For the bootstrap: prepare ``ranker`` once for the target, then once per ESM (its
     features and config) into a :data:`WeightedScorer` that scores any reweighting of the rows.
 
-    What does not depend on the weights is computed once per ESM: the LogME rankers score the
-    weighted rows exactly (:meth:`LogMETarget.resampled_column_evidences`), kNN finds every
-    row's leave-one-out neighbours once and weights the rows' outcomes, TextEmb weights the
-    target's mean embedding.
+    What does not depend on the weights is computed once per ESM. The LogME rankers, when the
+    target has more rows than dimensions and ``linearised`` is on, take each row's influence on
+    the score once (one eigen-decomposition, :meth:`LogMETarget.linearised_scorer`) and then
+    score a reweighting in O(N), to first order; otherwise (or with ``linearised=False``) they
+    refit LogME on the weighted rows, exactly (:meth:`LogMETarget.resampled_column_evidences`;
+    with N <= D its Gram matrix is N x N and cheap). kNN finds every row's leave-one-out
+    neighbours once and weights the rows' outcomes; TextEmb weights the target's mean embedding.
     """
     if check_ranker(ranker) == FUSION:
         raise ValueError("fusion has no per-ESM scorer: score its members, then rank_fusion.")
@@ -225,7 +224,14 @@ def make_resampling_scorer(
             if ranker == ESM_LOGME
             else _PermutationTarget(labels, regression, permutations, seed=0)
         )
-        return lambda features, config: lambda w: target.resampled_score(features, w)
+
+        def prepare_logme(features, config) -> WeightedScorer:
+            rows, dim = np.shape(features)
+            if linearised and rows > dim:
+                return target.linearised_scorer(features)
+            return lambda w: target.resampled_score(features, w)
+
+        return prepare_logme
     if ranker == KNN:
 
         def prepare_knn(features, config) -> WeightedScorer:

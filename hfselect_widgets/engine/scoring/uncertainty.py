@@ -3,7 +3,14 @@
 Each resample reweights the target's rows (a Bayesian bootstrap: weights ``N * Dirichlet(1,
 ..., 1)``, every row kept with a positive weight) and the same ranker scores the same top-K ESMs
 on it. What does not depend on the weights is computed once per ESM: the target mapped through
-the ESM, kNN's neighbours, the target's label columns. Each ESM's resampled scores are then
+the ESM, kNN's neighbours, the target's label columns and, when the target has more rows than
+dimensions, each row's influence on LogME (one eigen-decomposition), from which every resample's
+LogME follows to first order in O(N) (:meth:`LogMETarget.linearised_scorer
+<hfselect_widgets.engine.scoring.logme.LogMETarget.linearised_scorer>`). That keeps the whole
+bootstrap under twice the plain ranking of the K ESMs, however many resamples; refitting LogME
+on every resample costs about 0.7 plain rankings per resample (``benchmarks/bootstrap_cost.py``).
+With N <= D every resample is refitted (cheap there: the Gram matrix is N x N). Each ESM's
+resampled scores are then
 centred on its score for the real target, and every resample is ranked. From the resampled
 ranks each ESM gets a rank interval, the probability that it ranks first and that it lands in
 the top 3. When the top ranks overlap, the ranking cannot tell them apart at this target size:
@@ -83,6 +90,7 @@ def bootstrap_scores(
     seed: int = 0,
     n_jobs: int | None = None,
     others: Mapping[str, Mapping[str, float]] | None = None,
+    linearised: bool = True,
 ) -> tuple[list[str], np.ndarray]:
     """The ranker's scores of the ESMs in ``features`` on each bootstrap resample, centred.
 
@@ -103,22 +111,29 @@ def bootstrap_scores(
     from hfselect_widgets.engine.scoring.ranking import _single_threaded_blas, default_n_jobs
 
     members = ranker_members(ranker)
-    # Prepared once per ESM: what does not depend on the weights.
-    prepared = {}
-    for member in members:
-        prepare = make_resampling_scorer(member, x, labels, regression)
-        prepared[member] = [
-            prepare(features[name] if member in NEEDS_FEATURES else None, configs[name])
-            for name in names
-        ]
+    preparers = {
+        member: make_resampling_scorer(member, x, labels, regression, linearised=linearised)
+        for member in members
+    }
+    jobs = [(member, name) for member in members for name in names]
+
+    def prepare(job):
+        member, name = job
+        return preparers[member](
+            features[name] if member in NEEDS_FEATURES else None, configs[name]
+        )
 
     def one(w):
         return {member: [score(w) for score in prepared[member]] for member in members}
 
-    workers = max(1, min(n_jobs or default_n_jobs(), resamples + 1))
+    workers = max(1, min(n_jobs or default_n_jobs(), max(len(jobs), resamples + 1)))
     # One BLAS thread per worker, as the scoring loop does: nested threading oversubscribes
     # the cores (measured: 4x slower at D = 768 on 2 cores).
     with _single_threaded_blas(workers > 1), ThreadPoolExecutor(workers) as pool:
+        # Prepared once per ESM, in parallel: what does not depend on the weights.
+        prepared = {member: [] for member in members}
+        for (member, _), scorer in zip(jobs, pool.map(prepare, jobs), strict=True):
+            prepared[member].append(scorer)
         point, *draws = list(pool.map(one, [ones, *weights]))
     centred = {}
     for member in members:
@@ -156,6 +171,7 @@ def bootstrap_ranks(
     seed: int = 0,
     n_jobs: int | None = None,
     others: Mapping[str, Mapping[str, float]] | None = None,
+    linearised: bool = True,
 ) -> dict[str, RankInterval]:
     """Rank intervals of the ESMs in ``features`` (name -> target mapped through that ESM).
 
@@ -174,6 +190,10 @@ def bootstrap_ranks(
         others: the rest of the ranking, not bootstrapped: ranker member -> {ESM name: its
             score} (the members of a fusion, else the ranker itself), held at those scores, so
             that resampled ranks are positions in the whole ranking.
+        linearised: score LogME's resamples to first order from each row's influence (one
+            eigen-decomposition per ESM, then O(N) per resample) where the target has more
+            rows than dimensions; ``False`` refits LogME on every resample (slower; the
+            calibration benchmark compares both).
     """
     if not features:
         return {}
@@ -188,6 +208,7 @@ def bootstrap_ranks(
         seed=seed,
         n_jobs=n_jobs,
         others=others,
+        linearised=linearised,
     )
     # rank 1 = the highest score; tied scores share the better rank ("1 + how many score
     # higher"), so a tie never looks like a lead; a NaN (an ESM the ranker cannot score) is last
