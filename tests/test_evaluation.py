@@ -614,6 +614,31 @@ def test_bootstrap_is_centred_on_the_ranking_and_keeps_every_row():
     )
 
 
+def test_linearised_bootstrap_spreads_like_refitting_every_resample():
+    """With more rows than dimensions the engine scores each resample from the rows' influences
+    instead of refitting LogME: on features that carry the labels (a ranking's top ESMs), the
+    spread of its resampled scores must match the refitted one's on the same weights (it was
+    measured at 0.87-0.99 of the real sampling spread; a missing term would shrink it to a
+    fraction or blow it up)."""
+    from hfselect_widgets.engine.scoring.uncertainty import bootstrap_scores
+
+    rng = np.random.default_rng(11)
+    labels = np.arange(400) % 3
+    features = {
+        f"esm {i}": rng.normal(size=(400, 12)) + (1.0 + 0.2 * i) * np.eye(3, 12)[labels]
+        for i in range(3)
+    }
+    kwargs = {"resamples": 60, "seed": 4}
+    _, linear = bootstrap_scores(features, features["esm 0"], labels, False, **kwargs)
+    _, refitted = bootstrap_scores(
+        features, features["esm 0"], labels, False, linearised=False, **kwargs
+    )
+    ratio = linear.std(axis=0) / refitted.std(axis=0)
+    assert ((0.85 < ratio) & (ratio < 1.15)).all(), ratio
+    for j in range(3):
+        assert np.corrcoef(linear[:, j], refitted[:, j])[0, 1] > 0.9
+
+
 def test_bootstrap_of_every_ranker_resamples_without_refitting_per_row():
     """kNN and TextEmb resample by weighting rows too: the weighted score with all weights 1
     is the plain score, and the fusion's intervals come from its members' resamples."""
