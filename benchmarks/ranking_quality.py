@@ -9,7 +9,8 @@ Stages (each resumes from its results; run them all, or one with ``--stage``):
 2. ``truth``: real transfer. For each target, a ``--target-rows`` sample of its train split;
    fine-tune the base model (no transfer) and every source model on it, evaluate on
    ``--test-rows`` of its test split, for ``--seeds`` seeds (``transfer.jsonl``, appended run by
-   run). This is the expensive stage: hours on 2 cores.
+   run). This is the expensive stage: hours on 2 cores. A source may also be a target
+   (leave-one-out): it is then ranked, and fine-tuned from, only by the other sources.
 3. ``scores``: embed each target sample (and a held-out sample of each source, for
    self-retrieval) with the base model once, then score every ESM with ESM-LogME
    (``scores.json``); the embeddings are kept in the work folder for other rankers.
@@ -193,6 +194,12 @@ def stage_truth(args, info) -> None:
 # --- stage 3: scores --------------------------------------------------------------------------
 
 
+def _own_esm(key: str, source: str) -> bool:
+    """A source used as a target (leave-one-out) is not ranked for itself: its own ESM would
+    win trivially, and the truth has no run for it (``measure_transfer`` skips self)."""
+    return key == f"target:{source}"
+
+
 def stage_scores(args, info) -> None:
     import numpy as np
 
@@ -234,6 +241,7 @@ def stage_scores(args, info) -> None:
         scores["esm-logme"][key] = {
             str(config.task_id): float(score)
             for config, score in zip(result.configs, result.scores, strict=True)
+            if not _own_esm(key, str(config.task_id))
         }
         log(f"scores: {key}: {len(result.scores)} ESMs")
     atomic_json(args.results / "scores.json", scores)
@@ -246,6 +254,7 @@ def stage_rankers(args, info) -> None:
 
     from hfselect_widgets.engine.scoring.rankers import (
         ESM_LOGME,
+        FUSION,
         NEEDS_FEATURES,
         RANKERS,
         SOURCE_EMBEDDING_KEY,
@@ -275,10 +284,14 @@ def stage_rankers(args, info) -> None:
         data = np.load(sample_path)
         x, y = data["x"], data["y"]
         scorers = {
-            ranker: make_scorer(ranker, x, y, regression.get(name, False)) for ranker in RANKERS
+            ranker: make_scorer(ranker, x, y, regression.get(name, False))
+            for ranker in RANKERS
+            if ranker != FUSION  # fused below, from its members' scores
         }
         tensor = torch.as_tensor(x, dtype=torch.float32)
         for source, (config, weight, bias) in esms.items():
+            if _own_esm(key, source):
+                continue
             features = torch.nn.functional.linear(tensor, weight, bias).numpy()
             for ranker, scorer in scorers.items():
                 value = scorer(features if ranker in NEEDS_FEATURES else None, config)
@@ -298,6 +311,43 @@ def stage_rankers(args, info) -> None:
 # --- stage 4: the report ----------------------------------------------------------------------
 
 
+def per_target_table(results: Path) -> list[dict]:
+    """Per target: whether its sources differ beyond the seed noise (one-way ANOVA over the
+    sources' seed accuracies), the spread of their mean accuracies, the best gain over no
+    transfer, and each ranker's Spearman with the real transfer (the static baseline too).
+    Where the sources do not differ, no order can be right: such targets only add noise to
+    the averages, which is worth knowing when reading them."""
+    import numpy as np
+    from scipy import stats
+
+    from hfselect_widgets.engine.evaluation import NO_TRANSFER
+    from hfselect_widgets.engine.evaluation.metrics import spearman, static_scores
+    from hfselect_widgets.engine.evaluation.report import split_score_file
+    from hfselect_widgets.engine.evaluation.transfer import TransferStore
+
+    scores, _ = split_score_file(json.loads((results / "scores.json").read_text()))
+    truth = TransferStore(results / "transfer.jsonl").truth()
+    tables = {**scores, "static (mean score)": static_scores(scores["esm-logme"])}
+    rows = []
+    for target, by_source in truth.items():
+        if target not in scores["esm-logme"]:
+            continue  # its truth is still being measured
+        sources = [s for s in by_source if s != NO_TRANSFER and s in scores["esm-logme"][target]]
+        perf = [float(np.mean(list(by_source[s].values()))) for s in sources]
+        baseline = float(np.mean(list(by_source[NO_TRANSFER].values())))
+        row = {
+            "target": target,
+            "sources": len(sources),
+            "anova_p": float(stats.f_oneway(*[list(by_source[s].values()) for s in sources])[1]),
+            "spread": float(np.ptp(perf)),
+            "best_gain": max(perf) - baseline,
+        }
+        for ranker, table in tables.items():
+            row[ranker] = spearman([table[target][s] for s in sources], perf)
+        rows.append(row)
+    return rows
+
+
 def stage_report(args, info) -> None:
     from hfselect_widgets.engine.evaluation import report_from_results
 
@@ -306,6 +356,12 @@ def stage_report(args, info) -> None:
     report.save(args.results / "report.md")
     report.save(args.results / "report.csv")
     print(report.to_markdown())
+    import pandas as pd
+
+    table = pd.DataFrame(per_target_table(args.results)).set_index("target")
+    table.round(4).to_csv(args.results / "per_target.csv")
+    print("\nPer target (Spearman of each ranker with the real transfer):")
+    print(table.round(2).to_string())
 
 
 STAGES = {
