@@ -802,3 +802,17 @@ def test_a_gain_too_small_for_the_validation_rows_is_unconfirmed_not_barely_lear
     flat = FineTuneValidation("accuracy", 0.58, 0.569, margin, 51, False, {})
     assert flat.message().startswith("Fine-tuning barely learned")
     assert learning_margin("accuracy", 0.5, 10_000) == 0.02
+
+
+def test_a_partly_measured_truth_compares_sources_on_the_seeds_they_all_have():
+    """While a transfer measurement runs (or after it was stopped), some sources have a seed
+    more than others: the report must use only the seeds every source has (it crashed on the
+    missing ones, and averaging unequal seeds would mix seed noise into the order)."""
+    partial = {t: {s: dict(v) for s, v in by.items()} for t, by in TRUTH.items()}
+    partial["t1"]["a"][2] = 0.0  # a third seed for one source only: a terrible one
+    partial["t2"]["b"][2] = 0.0
+    for table in (ORACLE, INVERSE):
+        assert evaluate(table, partial, num_bootstrap=50) is not None
+    summary = evaluate(ORACLE, partial, num_bootstrap=50)
+    assert summary["spearman"].mean == pytest.approx(1.0)  # seed 2 ignored: still the oracle
+    assert summary["regret@1"].mean == 0

@@ -141,12 +141,23 @@ def _seed_mean(values: Mapping[int, float], seeds: Sequence[int] | None = None) 
     return float(np.mean([values[s] for s in chosen])) if chosen else float("nan")
 
 
+def _common_seeds(truth_t: Mapping[str, Mapping[int, float]]) -> list[int]:
+    """The seeds every source of a target has finished: while a measurement is still running,
+    or after it was interrupted, some sources have a seed more, and comparing sources on
+    different seeds would mix seed noise into their order. (No transfer, a baseline rather than
+    a candidate, uses the seeds it has among these.)"""
+    seed_sets = [set(v) for s, v in truth_t.items() if s != NO_TRANSFER]
+    return sorted(set.intersection(*seed_sets)) if seed_sets else []
+
+
 def _per_target(
     scores: Scores, truth: Truth, target: str, seeds: Sequence[int] | None, ks
 ) -> dict[str, float] | None:
     scores_t, truth_t = scores.get(target, {}), truth[target]
     sources = _sources_of(truth_t, scores_t)
-    if len(sources) < 2:
+    if seeds is None:
+        seeds = _common_seeds(truth_t)
+    if len(sources) < 2 or not seeds:
         return None
     perf = [_seed_mean(truth_t[s], seeds) for s in sources]
     if any(math.isnan(p) for p in perf):
@@ -168,7 +179,7 @@ def _bootstrap_draws(
     (targets with replacement, then each drawn target's seeds with replacement), so that
     differences between rankers are paired."""
     rng = np.random.default_rng(seed)
-    seeds_of = {t: sorted({s for v in truth[t].values() for s in v}) for t in targets}
+    seeds_of = {t: _common_seeds(truth[t]) for t in targets}
     draws: list[dict[str, list[float]]] = [{} for _ in tables]
     for _ in range(num_bootstrap):
         picked = [targets[i] for i in rng.integers(0, len(targets), len(targets))]
