@@ -333,12 +333,16 @@ def per_target_table(results: Path) -> list[dict]:
         if target not in scores["esm-logme"]:
             continue  # its truth is still being measured
         sources = [s for s in by_source if s != NO_TRANSFER and s in scores["esm-logme"][target]]
-        perf = [float(np.mean(list(by_source[s].values()))) for s in sources]
+        # the seeds every source has (as the report: a measurement may still be running)
+        seeds = sorted(set.intersection(*(set(by_source[s]) for s in sources)))
+        runs = [[by_source[s][seed] for seed in seeds] for s in sources]
+        perf = [float(np.mean(r)) for r in runs]
         baseline = float(np.mean(list(by_source[NO_TRANSFER].values())))
         row = {
             "target": target,
             "sources": len(sources),
-            "anova_p": float(stats.f_oneway(*[list(by_source[s].values()) for s in sources])[1]),
+            "seeds": len(seeds),
+            "anova_p": float(stats.f_oneway(*runs)[1]) if len(seeds) > 1 else float("nan"),
             "spread": float(np.ptp(perf)),
             "best_gain": max(perf) - baseline,
         }
