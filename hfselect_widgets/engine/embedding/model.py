@@ -236,12 +236,20 @@ def _load_model_and_tokenizer(name: str, load_from: str, device: torch.device) -
     return model, tokenizer
 
 
+def _model_cache_key(
+    load_from: str, device: torch.device, stamp: str | None
+) -> tuple[str, str, str | None]:
+    """The in-process model cache's key: where the weights load from, on which device, and the
+    folder's stamp (a re-saved folder is another model)."""
+    return (load_from, str(device), stamp)
+
+
 def is_base_model_loaded(model_name_or_path: str | os.PathLike, device: str = "auto") -> bool:
     """Whether :func:`load_base_model` would take this model from its in-process cache
     (so that a progress display can say "cached" instead of timing a load)."""
     try:
         load_from, _ = resolve_model_source(str(model_name_or_path))
-        key = (load_from, str(resolve_device(device)), _folder_stamp(load_from))
+        key = _model_cache_key(load_from, resolve_device(device), _folder_stamp(load_from))
     except Exception:  # a bad name is load_base_model's to report
         return False
     with _model_cache_lock:
@@ -281,7 +289,7 @@ def load_base_model(
         raise ModelLoadError(name, "There is no folder at this path.")
 
     stamp = _folder_stamp(load_from)  # taken before loading: a later re-save must not match
-    key = (load_from, str(torch_device), stamp)
+    key = _model_cache_key(load_from, torch_device, stamp)
     loaded = None
     if reuse:
         with _model_cache_lock:
