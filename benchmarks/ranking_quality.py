@@ -321,7 +321,12 @@ def per_target_table(results: Path) -> list[dict]:
     from scipy import stats
 
     from hfselect_widgets.engine.evaluation import NO_TRANSFER
-    from hfselect_widgets.engine.evaluation.metrics import spearman, static_scores
+    from hfselect_widgets.engine.evaluation.metrics import (
+        _common_seeds,
+        _seed_mean,
+        spearman,
+        static_scores,
+    )
     from hfselect_widgets.engine.evaluation.report import split_score_file
     from hfselect_widgets.engine.evaluation.transfer import TransferStore
 
@@ -333,11 +338,11 @@ def per_target_table(results: Path) -> list[dict]:
         if target not in scores["esm-logme"]:
             continue  # its truth is still being measured
         sources = [s for s in by_source if s != NO_TRANSFER and s in scores["esm-logme"][target]]
-        # the seeds every source has (as the report: a measurement may still be running)
-        seeds = sorted(set.intersection(*(set(by_source[s]) for s in sources)))
+        # the seeds every source has, as in the report (a measurement may still be running)
+        seeds = _common_seeds(by_source)
         runs = [[by_source[s][seed] for seed in seeds] for s in sources]
-        perf = [float(np.mean(r)) for r in runs]
-        baseline = float(np.mean(list(by_source[NO_TRANSFER].values())))
+        perf = [_seed_mean(by_source[s], seeds) for s in sources]
+        baseline = _seed_mean(by_source[NO_TRANSFER], seeds)
         row = {
             "target": target,
             "sources": len(sources),
