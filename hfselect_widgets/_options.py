@@ -107,7 +107,9 @@ def add_scoring_options(group: argparse._ArgumentGroup | argparse.ArgumentParser
         "--ranker",
         choices=list(defaults.RANKER_NAMES),
         default=defaults.RANKER,
-        help="the score that orders the ESMs (default: esm-logme, hf-dataset-selector's)",
+        help=f"the score that orders the ESMs (default: {defaults.RANKER}, ESM-LogME minus its "
+        "value with shuffled labels, the best ranker on our transfer benchmark; esm-logme: "
+        "hf-dataset-selector's score, always kept as a column)",
     )
     group.add_argument(
         "--uncertainty",

@@ -300,10 +300,12 @@ def inseparable_top(frame: pd.DataFrame) -> int:
 
 
 def score_title(ranker: str | None = None) -> str:
-    """The score axis title: ``"ESM-LogME score (higher is better)"`` for hf-dataset-selector's
-    score, ``"<ranker> score (higher is better)"`` for another ranker."""
-    name = "ESM-LogME" if ranker in (None, "", "esm-logme") else str(ranker)
-    return f"{name} score (higher is better)"
+    """The score axis title of ``ranker``'s score, e.g. ``"ESM-LogME score (higher is
+    better)"`` (:func:`~hfselect_widgets.engine.scoring.explain.score_axis_label`; ``None``:
+    ESM-LogME, what a ranking without a recorded ranker holds)."""
+    from hfselect_widgets.engine.scoring.explain import score_axis_label
+
+    return score_axis_label(ranker or "esm-logme")
 
 
 def _json_value(value: Any) -> Any:
@@ -447,14 +449,34 @@ def _top_labels(frame: pd.DataFrame, k: int) -> pd.DataFrame:
     return top
 
 
-def _spread_subtitle(top: pd.DataFrame, domain: list[float] | None) -> list[str]:
+ZERO_IS_CHANCE = frozenset({"logme-permutation"})
+"""Rankers whose score 0 means "no better than shuffled labels": their bars start at 0."""
+
+
+def _chance_domain(frame: pd.DataFrame) -> list[float] | None:
+    """The score axis of a ranker whose zero means chance: it spans 0 and every score shown,
+    so each bar is drawn from 0 and its length is the gain over shuffled labels (negative
+    ones point left)."""
+    scores = frame["score"].dropna()
+    if scores.empty:
+        return None
+    low, high = min(float(scores.min()), 0.0), max(float(scores.max()), 0.0)
+    pad = 0.02 * ((high - low) or 1.0)
+    return [low - pad if low < 0 else 0.0, high + pad]
+
+
+def _spread_subtitle(
+    top: pd.DataFrame, domain: list[float] | None, baseline: float | None = None
+) -> list[str]:
     scores = top["score"].dropna()
     if len(scores) < 2 or domain is None:
         return []
     spread = float(scores.max() - scores.min())
-    lines = [
-        f"the {len(scores)} scores shown span {spread:.2g}; bars start at {domain[0]:g}, not at 0"
-    ]
+    if baseline == 0.0:
+        start = "bars start at 0 (no better than shuffled labels)"
+    else:
+        start = f"bars start at {domain[0]:g}, not at 0"
+    lines = [f"the {len(scores)} scores shown span {spread:.2g}; {start}"]
     if spread < TINY_SPREAD:
         lines.append("a spread this small can change with another sample of the target rows")
     return lines
@@ -471,11 +493,16 @@ def _top_scores(
     bars: alt.Parameter,
     brush: alt.Parameter | None,
     title: str | None = None,
+    ranker: str | None = None,
 ) -> tuple[alt.Chart, pd.DataFrame, list[tuple[str, str, str | None]]]:
     top = _top_labels(frame, k)
-    domain = _score_domain(top)
-    # Bars start at the baseline of the axis, not at zero (see _score_domain).
-    top["baseline"] = domain[0] if domain else 0.0
+    if ranker in ZERO_IS_CHANCE:
+        domain, baseline = _chance_domain(top), 0.0
+    else:
+        # Bars start at the baseline of the axis, not at zero (see _score_domain).
+        domain = _score_domain(top)
+        baseline = domain[0] if domain else None
+    top["baseline"] = baseline or 0.0
     fields = _tooltip_fields(frame)
     top = _with_tooltips(top, fields)
     columns = ["rank", "task_id", "label", "score", "baseline", "rank_low", "rank_high"]
@@ -484,7 +511,7 @@ def _top_scores(
     color = alt.when(bars).then(alt.value(SELECTED_COLOR)).otherwise(alt.value(UNSELECTED_COLOR))
     encoding: dict[str, Any] = {
         "y": _bar_y(top),
-        "x": alt.X("score:Q", scale=scale, title=title or score_title()),
+        "x": alt.X("score:Q", scale=scale, title=title or score_title(ranker)),
         "x2": alt.X2("baseline"),
         "color": color,
         "tooltip": _tooltips(fields),
@@ -500,7 +527,7 @@ def _top_scores(
         .properties(
             title=alt.Title(
                 f"Top {len(top)} of {len(frame):,} intermediate datasets",
-                subtitle=_spread_subtitle(top, domain),
+                subtitle=_spread_subtitle(top, domain, baseline),
             ),
             width=CHART_WIDTH,
             height=max(BAR_HEIGHT * len(top), BAR_HEIGHT),
@@ -551,8 +578,8 @@ def top_scores_chart(frame: TaskRanking | pd.DataFrame, k: int = 10) -> alt.Char
     its rank interval; missing values read "—") and a point selection named ``"bars"`` on
     ``task_id`` and ``rank``; selected bars stay dark, the others turn light.
     """
-    frame = _frame(frame)
-    return _top_scores(frame, k, _bars_param(), None)[0]
+    ranker = frame.metadata.get("ranker") if hasattr(frame, "metadata") else None
+    return _top_scores(_frame(frame), k, _bars_param(), None, ranker=ranker)[0]
 
 
 HISTOGRAM_MAX_BINS = 30
@@ -674,7 +701,8 @@ def ranking_chart(
     in the distribution. A bootstrapped ranking gets each bar's rank interval beside it.
 
     ``ranker`` names the score in the axis titles (default: the ranking's own ranker, else
-    ESM-LogME). The bars' axis starts at a baseline explained in :func:`_score_domain`; the
+    ESM-LogME). The bars' axis starts at a baseline explained in :func:`_score_domain`, or at
+    0 for a score whose zero means chance (:data:`ZERO_IS_CHANCE`); the
     histogram spans the scores themselves.
     """
     if ranker is None and ranking_or_frame is not None and hasattr(ranking_or_frame, "metadata"):
@@ -682,7 +710,7 @@ def ranking_chart(
     title = score_title(ranker)
     frame = _frame(ranking_or_frame)
     bars, brush = _bars_param(), _brush_param()
-    top_chart, top, fields = _top_scores(frame, k, bars, brush, title)
+    top_chart, top, fields = _top_scores(frame, k, bars, brush, title, ranker)
     upper: alt.Chart | alt.HConcatChart = top_chart
     if has_intervals(top):
         upper = alt.hconcat(top_chart, _rank_intervals(top, fields), spacing=12)

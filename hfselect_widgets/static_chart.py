@@ -69,7 +69,8 @@ def _tick_label(value: float, step: float) -> str:
 def ranking_svg(ranking: TaskRanking, top: int = 15) -> str:
     """A dot plot (SVG markup) of the ``top`` scores, best at the top, on a labelled axis.
 
-    Each score is a dot on an axis titled "LogME score (higher is better)" whose ticks show
+    Each score is a dot on an axis named after the ranking's score (e.g. "LogME gain over
+    shuffled labels (higher is better)") whose ticks show
     the values, so a tiny spread looks tiny in numbers (no bar lengths that suggest one
     candidate is many times better than another); the score is printed beside each row and
     a rank interval, when computed, is drawn as a whisker of the scores' positions.
@@ -92,7 +93,7 @@ def ranking_svg(ranking: TaskRanking, top: int = 15) -> str:
     parts = [
         f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' "
         "font-family='sans-serif' font-size='12' role='img' "
-        f"aria-label='Top {len(scores)} ESM-LogME scores, higher is better'>"
+        f"aria-label='Top {len(scores)} scores: {html.escape(score_axis_label(ranking))}'>"
     ]
     step = ticks[1] - ticks[0] if len(ticks) > 1 else span
     for tick in ticks:
@@ -130,12 +131,14 @@ def ranking_svg(ranking: TaskRanking, top: int = 15) -> str:
     return "".join(parts)
 
 
-def ranking_html(ranking: TaskRanking, top: int = 15, title: str = "ESM-LogME ranking") -> str:
+def ranking_html(
+    ranking: TaskRanking, top: int = 15, title: str = "Intermediate-dataset ranking"
+) -> str:
     """A complete HTML page: title, run metadata, warnings (amber), the dot plot, how to read
     the scores, and the ranking table."""
     from hfselect_widgets.engine.scoring.explain import (
-        HOW_TO_READ_SCORE,
         explain_scores,
+        how_to_read_score,
         ranking_warnings,
     )
     from hfselect_widgets.engine.scoring.result import warnings_html
@@ -169,7 +172,7 @@ def ranking_html(ranking: TaskRanking, top: int = 15, title: str = "ESM-LogME ra
         f"{warnings_html(ranking_warnings(ranking))}"
         f"<h2>Top {min(top, len(ranking))} of {len(ranking)} (higher is better)</h2>"
         f"{ranking_svg(ranking, top)}"
-        f"<h2>How to read the scores</h2><p>{html.escape(HOW_TO_READ_SCORE)}</p>"
+        f"<h2>How to read the scores</h2><p>{html.escape(how_to_read_score(ranking))}</p>"
         f"<ul>{explanation}</ul>"
         f"<h2>Ranking</h2>{ranking.to_html(max_rows=len(ranking), show_warnings=False)}"
         "</body></html>\n"
@@ -177,7 +180,10 @@ def ranking_html(ranking: TaskRanking, top: int = 15, title: str = "ESM-LogME ra
 
 
 def write_ranking_html(
-    ranking: TaskRanking, path: str | os.PathLike, top: int = 15, title: str = "ESM-LogME ranking"
+    ranking: TaskRanking,
+    path: str | os.PathLike,
+    top: int = 15,
+    title: str = "Intermediate-dataset ranking",
 ) -> Path:
     """Write :func:`ranking_html` atomically to ``path``; return the path."""
     path = Path(path)

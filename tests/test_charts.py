@@ -565,7 +565,24 @@ def test_score_axis_does_not_exaggerate_a_small_spread():
     # Another ranker's scores are titled with its name.
     ranked = charts.ranking_chart(make_rich_ranking(ranker="textemb"), k=4).to_dict()
     top = ranked["vconcat"][0]
-    assert top["encoding"]["x"]["title"] == "textemb score (higher is better)"
+    assert top["encoding"]["x"]["title"] == "TextEmb similarity (higher is better)"
+
+
+def test_permutation_scores_are_drawn_from_zero_the_chance_level():
+    """The default ranker's score is 0 for a candidate no better than shuffled labels, so its
+    bars start at 0 (a bar's length is the gain over chance; a negative one points left), the
+    subtitle says so and the axis names the score. With the truncated-axis rule instead, the
+    0.005-gain candidate would look half as good as the best, not a twentieth."""
+    ranking = make_rich_ranking(ranker="logme-permutation")
+    ranking.scores = [0.1, 0.06, 0.005, -0.01]
+    spec = charts.top_scores_chart(ranking, k=4).to_dict()
+    x = spec["encoding"]["x"]
+    assert x["title"] == "LogME gain over shuffled labels (higher is better)"
+    low, high = x["scale"]["domain"]
+    assert low < -0.01 < 0.1 < high and low > -0.02
+    rows = spec["datasets"][spec["data"]["name"]]
+    assert [row["baseline"] for row in rows] == [0.0] * 4
+    assert "bars start at 0 (no better than shuffled labels)" in " ".join(spec["title"]["subtitle"])
 
 
 def test_a_wide_spread_gets_no_tiny_spread_note():

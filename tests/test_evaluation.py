@@ -200,12 +200,32 @@ def _mean_shuffled_logme(features, labels, permutations=5, seed=0):
 
     rng = np.random.default_rng(seed)
     y = label_columns(labels, False)
+    # labels are shuffled among the rows taken in the order of their embeddings (sorted
+    # lexicographically), not in the order the rows came in
+    order = sorted(range(len(features)), key=lambda i: tuple(features[i]))
     values = []
     for _ in range(permutations):
-        shuffled = y[rng.permutation(len(y))]
+        shuffled = np.empty_like(y)
+        shuffled[order] = y[order][rng.permutation(len(y))]
         # Per column LogME, averaged: what the stacked computation averages.
         values.append(np.mean([logme(features, col, regression=True) for col in shuffled.T]))
     return float(np.mean(values))
+
+
+def test_permutation_control_does_not_depend_on_the_order_of_the_rows():
+    """The same target rows in another order get the same permutation-control score (the CLI
+    samples rows in a seeded order, the Python API takes them as given: both must print the
+    same numbers). Shuffling labels in the order the rows came in would change every score by
+    the noise of the shuffles (about 0.007 on the demo target)."""
+    features, labels = _separable()
+    rows = np.random.default_rng(3).permutation(len(labels))
+    esm = np.random.default_rng(4).normal(size=(features.shape[1], features.shape[1]))
+    mapped = features @ esm
+    original = make_scorer("logme-permutation", features, labels, False)(mapped, None)
+    reordered = make_scorer("logme-permutation", features[rows], labels[rows], False)(
+        mapped[rows], None
+    )
+    assert reordered == pytest.approx(original, abs=1e-9)
 
 
 def test_knn_and_textemb_and_fusion():
@@ -417,7 +437,7 @@ def test_every_front_end_offers_every_ranker_and_the_ranking_records_it(tmp_path
     cli = build_parser().parse_args(["rank", "x.csv", *columns, "--ranker", "knn"])
     assert cli.ranker == "knn"
     assert PARSER.parse_args(["cr", "--ranker", "fusion"]).ranker == "fusion"
-    assert build_parser().parse_args(["rank", "x.csv", *columns]).ranker == "esm-logme"
+    assert build_parser().parse_args(["rank", "x.csv", *columns]).ranker == "logme-permutation"
 
 
 def test_resamples_reach_the_request_from_both_front_ends_and_bad_values_say_what_to_type():

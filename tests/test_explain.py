@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 
 from hfselect_widgets.engine.esm.format import ESMConfig
@@ -35,11 +36,32 @@ def test_explanation_says_what_the_score_is_and_the_spread_of_this_ranking():
     """What the score is, higher is better, comparable only within one ranking (naming the
     base model), and this ranking's range and spread with the ranking's decimals."""
     text = " ".join(explain.explain_scores(_ranking()))
-    assert "LogME evidence of the target labels" in text and "per example" in text
-    assert "higher is better" in text
+    assert "LogME evidence of the target's labels" in text and "per example" in text
+    assert "higher is better" in text.lower()
     assert "only within one ranking" in text and "my-model" in text
     assert "span -0.690 to -0.650" in text and "spread of 0.04" in text
     assert "uncertainty on" in text  # no intervals: says how to get them
+
+
+def test_the_permutation_control_is_explained_in_its_own_words_and_chance_is_named():
+    """A ranking by the front ends' default ranker (logme-permutation) says its score is the
+    gain over shuffled labels, not ESM-LogME's evidence; candidates at or below 0 are named as
+    no better than chance, and a pool where every candidate is gets a sentence saying so. The
+    axis label, the report and the general paragraph follow the ranking's ranker."""
+    ranking = _ranking(scores=(0.012, 0.004, -0.001), ranker="logme-permutation")
+    text = " ".join(explain.explain_scores(ranking))
+    assert "than shuffled labels do" in text and "higher is better" in text
+    assert "1 of 3 candidates score 0 or below" in text
+    none = _ranking(scores=(-0.001, -0.002), ranker="logme-permutation")
+    assert "No candidate scores above 0" in " ".join(explain.explain_scores(none))
+    # ESM-LogME rankings get no such sentence: their scores are not centred on chance
+    assert "0 or below" not in " ".join(explain.explain_scores(_ranking()))
+    assert explain.score_axis_label(ranking) == "LogME gain over shuffled labels (higher is better)"
+    assert explain.score_axis_label(_ranking()) == "ESM-LogME score (higher is better)"
+    assert explain.HOW_TO_READ_SCORE == explain.how_to_read_score("logme-permutation")
+    page = ranking_html(ranking)
+    assert html.escape(explain.how_to_read_score(ranking)[:60]) in page
+    assert "LogME gain over shuffled labels" in ranking_svg(ranking)
 
 
 def test_explanation_says_whether_the_top_gap_is_within_the_rank_interval_noise():
@@ -101,19 +123,20 @@ def test_html_table_shows_short_esm_names_no_none_descriptions_and_amber_warning
 
 
 def test_report_plots_scores_on_a_labelled_axis_that_does_not_stretch_tiny_gaps():
-    """The report's chart: one dot per score on an axis titled "LogME score (higher is
-    better)" with value ticks; a spread of 1e-5 near -0.77 is not stretched across the plot;
+    """The report's chart: one dot per score on an axis titled "ESM-LogME score (higher is
+    better)" (the ranking records no ranker: ESM-LogME) with value ticks; a spread of 1e-5 near -0.77 is not stretched across the plot;
     the page explains the scores and shows the warnings."""
     low, high, ticks = score_axis([-0.766016, -0.766030])
     assert high - low >= 0.05 * 0.766 and len(ticks) >= 3
     ranking = _ranking(scores=(-0.766016, -0.766026, -0.766030), warnings=["beware"])
     svg = ranking_svg(ranking)
     assert svg.count("<circle ") == 3 and "<rect " not in svg
-    assert "LogME score (higher is better)" in svg
+    assert "ESM-LogME score (higher is better)" in svg
     xs = [float(x) for x in re.findall(r"<circle cx='([\d.]+)'", svg)]
     assert max(xs) - min(xs) < 20  # a near-tie looks like one
     page = ranking_html(ranking)
-    assert "How to read the scores" in page and explain.HOW_TO_READ_SCORE[:40] in page
+    assert "How to read the scores" in page
+    assert html.escape(explain.how_to_read_score(ranking)[:60]) in page
     assert "spread of" in page and "given the target embeddings transformed" not in page
     assert page.count("beware") == 1 and f"color:{WARNING_COLOUR}" in page
 

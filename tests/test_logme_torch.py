@@ -98,3 +98,35 @@ def test_batched_scoring_ranks_like_the_cpu_path_and_reports_bad_esms(tmp_path):
     assert steps[-1] == 9
     with pytest.raises(ValueError, match="logme_backend"):
         run("gpu")
+
+
+def test_batched_permutation_control_equals_the_cpu_path_and_keeps_esm_logme(tmp_path):
+    """The default front-end ranker (logme-permutation) runs on the batched torch path too,
+    with the same shuffled label columns as the NumPy path: equal scores within 1e-6, and the
+    ESM-LogME column recorded beside it equals the plain ESM-LogME ranking's scores. If the
+    batched path shuffled differently, or dropped the ESM-LogME column, this fails."""
+    from esm_factory import write_esm
+
+    from hfselect_widgets.engine.scoring.ranking import ESMHandle, score_embeddings
+
+    dim = 8
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(120, dim)).astype(np.float32)
+    labels = (x[:, 0] > 0).astype(int) + (x[:, 1] > 0.5).astype(int)
+    folders = [write_esm(tmp_path / f"esm{i}", dim, task_id=f"t{i}", seed=i) for i in range(5)]
+
+    def run(backend, ranker):
+        handles = [ESMHandle.from_folder(f) for f in folders]
+        return score_embeddings(x, labels, False, handles, logme_backend=backend, ranker=ranker)
+
+    cpu = run("numpy", "logme-permutation")
+    batched = run("torch", "logme-permutation")
+    plain = run("numpy", "esm-logme")
+    assert batched.sources == cpu.sources == plain.sources
+    np.testing.assert_allclose(batched.scores, cpu.scores, rtol=0, atol=1e-6)
+    batched_plain = [c.ranker_scores["esm-logme"] for c in batched.configs]
+    cpu_plain = [c.ranker_scores["esm-logme"] for c in cpu.configs]
+    np.testing.assert_allclose(batched_plain, plain.scores, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(cpu_plain, plain.scores, rtol=0, atol=1e-9)
+    # the control is not ESM-LogME under another name: it subtracts the shuffled-label part
+    assert np.max(np.abs(np.subtract(batched.scores, batched_plain))) > 1e-3

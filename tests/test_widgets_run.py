@@ -219,18 +219,19 @@ def test_rank_hands_the_engine_its_request_and_the_pool_the_engine_resolved(
 
 
 def test_ranker_and_rank_intervals_reach_the_request_and_the_ranking(tiny_model, esm_dir):
-    """The Ranker dropdown offers every engine ranker (ESM-LogME first, the default); the
+    """The Ranker dropdown offers every engine ranker (the permutation control first, the
+    default: the best ranker on the transfer benchmark); the
     choice and "Rank intervals" (off, or a bootstrap of the top K, K=20 by default) go into the
     RankingRequest, and the ranking records the ranker that produced it."""
     from hfselect_widgets.engine import defaults
 
     panel = make_panel(tiny_model, esm_dir)
     assert [value for _, value in panel.ranker_menu.options] == list(defaults.RANKER_NAMES)
-    assert panel.ranker_menu.value == defaults.RANKER == "esm-logme"
+    assert panel.ranker_menu.value == defaults.RANKER == "logme-permutation"
     assert panel.uncertainty == 0 and panel.uncertainty_k.value == 20
     assert panel.uncertainty_k.layout.display == "none"  # shown only when switched on
     request = panel.ranking_request()
-    assert request.ranker == "esm-logme" and request.uncertainty == 0
+    assert request.ranker == "logme-permutation" and request.uncertainty == 0
 
     panel.ranker_menu.value = "knn"
     panel.uncertainty_toggle.value = True

@@ -58,18 +58,20 @@ ESM_FIT_BATCH_SIZE = 32
 ESM_FIT_LEARNING_RATE = 1e-2
 ESM_FIT_WEIGHT_DECAY = 0.01
 
-RANKER = "esm-logme"
-"""The default ranker of the front ends: hf-dataset-selector's ESM-LogME, for now. On the pool
-benchmark (benchmarks/README.md, "Which ranker is the default"; 12 targets, 2026-12-07)
-``logme-permutation`` is clearly better (Spearman with real transfer +0.20 [0.04, 0.38] over
-ESM-LogME, +0.23 [0.04, 0.42] over a static order; no metric clearly worse) and is to replace
-it once the front ends' score wording and the batched GPU path follow the ranker."""
+RANKER = "logme-permutation"
+"""The default ranker of the front ends (request layer, CLI, magic, App): ESM-LogME minus its
+mean with the target's labels shuffled. On the pool benchmark (benchmarks/README.md, "Which
+ranker is the default"; 12 targets, 2026-12-07) it is the only ranker clear of both baselines
+(Spearman with real transfer +0.23 [0.04, 0.42] over a static order, regret@3 -0.92
+[-2.58, -0.01]) and clearly better than ESM-LogME (+0.20 [0.04, 0.38] Spearman, no metric
+clearly worse), at the cost of one LogME fit. hf-dataset-selector's ESM-LogME stays a column of
+every ranking and the default of the hfselect-compatible ``compute_task_ranking``."""
 RESAMPLES = 100
 """Bootstrap resamples of the target rows for rank intervals: 100, so that a 90 % interval
 leaves 5 draws out on each side and P(rank 1) reads to 0.01. Cheap where the target has more
 rows than dimensions: each resample's LogME then follows from the rows' influences, and the
 whole bootstrap costs under twice the plain ranking of the top K at any count
 (benchmarks/README.md, "Rank intervals")."""
-RANKER_NAMES = ("esm-logme", "logme-permutation", "knn", "textemb", "fusion")
+RANKER_NAMES = ("logme-permutation", "esm-logme", "knn", "textemb", "fusion")
 """Every ranker (:data:`hfselect_widgets.engine.scoring.rankers.RANKERS` describes each),
 listed here so that front ends offer them without importing the scoring code."""

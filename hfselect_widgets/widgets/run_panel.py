@@ -56,7 +56,7 @@ UNCERTAINTY_K = 20
 
 RANKER_LABELS = {
     "esm-logme": "ESM-LogME (hf-dataset-selector's score)",
-    "logme-permutation": "ESM-LogME, label-permutation control",
+    "logme-permutation": "ESM-LogME minus shuffled labels (recommended)",
     "knn": "kNN accuracy on ESM-mapped embeddings",
     "textemb": "TextEmb (domain nearness, no labels)",
     "fusion": "Fusion (mean rank of the three above)",

@@ -22,21 +22,27 @@ from hfselect_widgets.engine.progress import (
     check_cancel,
     report,
 )
-from hfselect_widgets.engine.scoring.logme_torch import logme_batch
+from hfselect_widgets.engine.scoring.logme_torch import column_evidences_batch
+from hfselect_widgets.engine.scoring.rankers import ESM_LOGME, LOGME_BATCHED, logme_target
 from hfselect_widgets.errors import ESMError
 
 MAX_BATCH = 256
 
 
-def esm_batch_size(n: int, d: int, device: torch.device, dtype=torch.float64) -> int:
-    """ESMs per batch: what fits in a quarter of the device's free memory (CPU: 16)."""
+def esm_batch_size(
+    n: int, d: int, device: torch.device, dtype=torch.float64, columns: int = 1
+) -> int:
+    """ESMs per batch: what fits in a quarter of the device's free memory (CPU: 16).
+
+    ``columns``: label columns scored per ESM (the fixed-point iteration keeps a few k x C
+    temporaries: the permutation control has six times the target's columns)."""
     if device.type != "cuda":
         return 16
     free, _ = torch.cuda.mem_get_info(device)
     item = torch.finfo(dtype).bits // 8
     k = min(n, d)
     # features (N x D), the Gram and its eigenvectors (k x k, twice), weights (D x D, float32)
-    per_esm = item * (n * d + 2 * k * k) + 4 * d * d
+    per_esm = item * (n * d + 2 * k * k + 6 * k * columns) + 4 * d * d
     return int(max(1, min(MAX_BATCH, (free // 4) // per_esm)))
 
 
@@ -59,12 +65,18 @@ def score_embeddings_batched(
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
     total: int | None = None,
+    ranker: str = ESM_LOGME,
 ):
-    """ESM-LogME of every ESM in ``esms`` with the batched torch LogME on ``device``.
+    """ESM-LogME (or ``logme-permutation``) of every ESM in ``esms`` with the batched torch
+    LogME on ``device``.
 
     Same inputs and result as :func:`.ranking.score_embeddings` (whose ``logme_backend``
     chooses this path); ``dtype`` is the LogME precision (float64 equals the NumPy path).
+    For ``logme-permutation`` the real and the shuffled label columns share each batch's
+    eigen-decompositions, and ESM-LogME (the real columns' mean) is kept beside it.
     """
+    if ranker not in LOGME_BATCHED:
+        raise ValueError(f"the batched path scores {sorted(LOGME_BATCHED)}, not {ranker!r}")
     from hfselect_widgets.engine.scoring.ranking import (
         ESMHandle,
         ScoringResult,
@@ -75,7 +87,8 @@ def score_embeddings_batched(
     device = torch.device(device)
     x = torch.as_tensor(np.asarray(embeddings, dtype=np.float32)).to(device)
     n, d = x.shape
-    size = batch_size or esm_batch_size(n, d, device, dtype)
+    target = logme_target(ranker, labels, is_regression, embeddings=np.asarray(embeddings))
+    size = batch_size or esm_batch_size(n, d, device, dtype, columns=target.y.shape[1])
     handles = (
         h if isinstance(h, ESMHandle) else ESMHandle.from_esm(h, i) for i, h in enumerate(esms)
     )
@@ -109,13 +122,18 @@ def score_embeddings_batched(
                 with torch.inference_mode():
                     # float32 like hfselect's nn.Linear, then LogME in ``dtype``
                     features = x[None] @ weights.transpose(1, 2) + biases[:, None, :]
-                    values = logme_batch(features, labels, is_regression, dtype=dtype)
-                for (handle, config, _, _), value in zip(loaded, values.tolist(), strict=True):
-                    if not np.isfinite(value):
+                    evidences = column_evidences_batch(features, target.y, dtype=dtype)
+                evidences = evidences.cpu().numpy()
+                plain = evidences[:, : target.real_columns].mean(axis=1)
+                values = target.combine(evidences)
+                for (handle, config, _, _), esm_logme, value in zip(
+                    loaded, plain.tolist(), values.tolist(), strict=True
+                ):
+                    if not (np.isfinite(esm_logme) and np.isfinite(value)):
                         failures[handle.source] = "the LogME score is not finite"
                         continue
                     config.source = config.source or handle.source
-                    config.ranker_scores = {"esm-logme": float(value)}
+                    config.ranker_scores = {ESM_LOGME: float(esm_logme), ranker: float(value)}
                     configs.append(config)
                     scores.append(float(value))
                     sources.append(handle.source)

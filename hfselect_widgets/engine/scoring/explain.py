@@ -2,7 +2,9 @@
 
 Every front end (CLI, HTML report, Results tab) explains a ranking with the same words:
 
-* :data:`HOW_TO_READ_SCORE`: what the score is, in one short paragraph (also in ``--help``);
+* :func:`how_to_read_score`: what a ranker's score is, in one short paragraph
+  (:data:`HOW_TO_READ_SCORE`: the default ranker's, also in ``--help``);
+* :func:`score_axis_label`: the name of a ranking's score on a chart axis;
 * :func:`explain_scores`: a few sentences about *this* ranking (spread, whether the top gaps are
   within the rank-interval noise, a small target);
 * :func:`ranking_warnings`: every warning recorded with the ranking (small sample, target
@@ -20,19 +22,87 @@ import os
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from hfselect_widgets.engine import defaults
 from hfselect_widgets.engine.model_ids import is_hub_id
 
-SCORE_AXIS_LABEL = "LogME score (higher is better)"
+SCORE_NAMES: dict[str, str] = {
+    "esm-logme": "ESM-LogME score",
+    "logme-permutation": "LogME gain over shuffled labels",
+    "knn": "kNN accuracy",
+    "textemb": "TextEmb similarity",
+    "fusion": "Fused rank score",
+}
+"""What each ranker's score is called on chart axes and in sentences."""
 
-HOW_TO_READ_SCORE = (
-    "Each score is the LogME evidence of the target's labels given the target's embeddings "
-    "transformed by one candidate's ESM, per example: how well that intermediate dataset's "
-    "transfer fits your task. Higher is better. Scores compare only within one ranking (same "
-    "target, same base model); their absolute value depends on the target and is not a "
-    "probability or an accuracy. Whether a gap between two scores matters depends on how "
-    "noisy the target sample is: rank with rank intervals (uncertainty) to see which top "
-    "candidates are told apart, and treat candidates whose intervals overlap as equally good."
-)
+WHAT_THE_SCORE_IS: dict[str, str] = {
+    "esm-logme": (
+        "Each score is the LogME evidence of the target's labels given the target's embeddings "
+        "transformed by one candidate's ESM, per example (hf-dataset-selector's ESM-LogME): how "
+        "well that intermediate dataset's transfer fits your task."
+    ),
+    "logme-permutation": (
+        "Each score is how much better your labels fit the target's embeddings, transformed by "
+        "one candidate's ESM, than shuffled labels do: the LogME evidence per example of your "
+        "labels minus its mean over a few random shufflings of them. This removes the part of "
+        "ESM-LogME that does not depend on your labels; near 0 means the candidate explains your "
+        "labels no better than chance. hf-dataset-selector's ESM-LogME score is kept beside it "
+        "as a column."
+    ),
+    "knn": (
+        "Each score is the leave-one-out k-nearest-neighbour accuracy (R² for regression) of "
+        "your labels on the target's embeddings transformed by one candidate's ESM."
+    ),
+    "textemb": (
+        "Each score is the cosine similarity of the mean base-model embedding of your texts and "
+        "of the candidate's texts: how near the domains are, without looking at labels."
+    ),
+    "fusion": (
+        "Each score is minus the candidate's mean rank under the permutation-controlled "
+        "ESM-LogME, kNN and TextEmb rankers."
+    ),
+}
+"""One or two sentences per ranker: what its score measures."""
+
+
+def _ranker(ranking_or_ranker: Any) -> str:
+    """The ranker of a ranking (its metadata; none recorded: ESM-LogME, which is what
+    ``compute_task_ranking`` and hf-dataset-selector compute) or a ranker's name."""
+    if isinstance(ranking_or_ranker, str):
+        return ranking_or_ranker or "esm-logme"
+    if ranking_or_ranker is None:
+        return defaults.RANKER
+    return _metadata(ranking_or_ranker).get("ranker") or "esm-logme"
+
+
+def how_to_read_score(ranking_or_ranker: Any = None) -> str:
+    """What a ranking's score is and how to read it, in one short paragraph: for the ranker
+    that made the ranking, or the ranker named (``None``: the front ends' default)."""
+    ranker = _ranker(ranking_or_ranker)
+    what = WHAT_THE_SCORE_IS.get(ranker, f"Each score is the {ranker!r} ranker's score.")
+    return what + (
+        " Higher is better. Scores compare only within one ranking (same target, same base "
+        "model); their absolute value depends on the target and is not a probability. Whether "
+        "a gap between two scores matters depends on how noisy the target sample is: rank with "
+        "rank intervals (uncertainty) to see which top candidates are told apart, and treat "
+        "candidates whose intervals overlap as equally good."
+    )
+
+
+HOW_TO_READ_SCORE = how_to_read_score()
+"""How to read the front ends' default ranker's score (``--help``, the README, reports)."""
+
+
+def score_axis_label(ranking_or_ranker: Any = None) -> str:
+    """The axis title of a chart of scores, naming the score of the ranking's ranker (or of
+    the ranker named; ``None``: the front ends' default), e.g. ``"LogME gain over shuffled
+    labels (higher is better)"``."""
+    ranker = _ranker(ranking_or_ranker)
+    return f"{SCORE_NAMES.get(ranker, f'{ranker} score')} (higher is better)"
+
+
+SCORE_AXIS_LABEL = score_axis_label()
+"""The axis title of the front ends' default ranker's score."""
+
 
 # Below this many rows a ranking is a rough guide at best, whatever the embedding dimension.
 SMALL_TARGET_ROWS = 100
@@ -48,14 +118,6 @@ def _fmt(value: float) -> str:
 
 def _metadata(ranking: Any) -> dict[str, Any]:
     return dict(getattr(ranking, "metadata", None) or {})
-
-
-def score_axis_label(ranking: Any) -> str:
-    """The axis title of a chart of ``ranking``'s scores, naming its ranker's score."""
-    ranker = _metadata(ranking).get("ranker") or "esm-logme"
-    if ranker == "esm-logme":
-        return SCORE_AXIS_LABEL
-    return f"{ranker} score (higher is better)"
 
 
 def small_target_warning(ranking: Any) -> str | None:
@@ -121,26 +183,23 @@ def explain_scores(ranking: Any, *, general: bool = True) -> list[str]:
     :data:`HOW_TO_READ_SCORE` already).
     """
     meta = _metadata(ranking)
-    ranker = meta.get("ranker") or "esm-logme"
+    ranker = _ranker(ranking)
     sentences = []
-    if general and ranker == "esm-logme":
-        sentences.append(
-            "Each score is the LogME evidence of the target labels given the target embeddings "
-            "transformed by that candidate's ESM, per example; higher is better."
-        )
-    elif general:
-        sentences.append(
-            f"Rows are ordered by the {ranker!r} ranker's score; higher is better. The "
-            "ESM-LogME score (LogME evidence of the target labels given the ESM-transformed "
-            "embeddings, per example) is kept for every candidate as a column of the table "
-            "and the exports."
-        )
+    if general:
+        what = WHAT_THE_SCORE_IS.get(ranker, f"Rows are ordered by the {ranker!r} ranker's score.")
+        sentences.append(what)
+        if ranker not in ("esm-logme", "logme-permutation"):
+            sentences.append(
+                "The ESM-LogME score (hf-dataset-selector's) is kept for every candidate as a "
+                "column of the table and the exports."
+            )
     model = meta.get("model_name") or meta.get("model_id")
     same = "the same target" + (f" and base model {model}" if model else " and base model")
     if general:
         sentences.append(
-            f"Scores compare only within one ranking ({same}); their absolute value is not a "
-            "probability or an accuracy and differs from target to target."
+            f"Scores compare only within one ranking ({same}), and higher is better; their "
+            "absolute value is not a probability or an accuracy and differs from target to "
+            "target."
         )
     scores = _finite(getattr(ranking, "scores", []) or [])
     if len(scores) >= 2:
@@ -154,6 +213,18 @@ def explain_scores(ranking: Any, *, general: bool = True) -> list[str]:
         )
     elif len(scores) == 1:
         sentences.append(f"Only one candidate was scored ({_fmt(scores[0])}): nothing to compare.")
+    if ranker == "logme-permutation" and scores:
+        chance = sum(1 for score in scores if score <= 0)
+        if chance == len(scores):
+            sentences.append(
+                "No candidate scores above 0: none explains your labels better than shuffled "
+                "labels, so this pool may hold no helpful intermediate dataset for your task."
+            )
+        elif chance:
+            sentences.append(
+                f"{chance} of {len(scores)} candidates score 0 or below: they explain your "
+                "labels no better than shuffled labels."
+            )
     interval = _interval_sentence(ranking)
     if interval:
         sentences.append(interval)
@@ -238,10 +309,13 @@ def score_decimals(scores: Sequence[float]) -> int:
 __all__ = [
     "HOW_TO_READ_SCORE",
     "SCORE_AXIS_LABEL",
+    "SCORE_NAMES",
+    "WHAT_THE_SCORE_IS",
     "SMALL_TARGET_ROWS",
     "candidate_description",
     "explain_scores",
     "format_score",
+    "how_to_read_score",
     "ranking_warnings",
     "score_axis_label",
     "score_decimals",

@@ -395,6 +395,8 @@ class LogMETarget:
         self.y = np.asfortranarray(label_columns(labels, self.regression))
         self.num_examples = self.y.shape[0]
         self.y_sq_norms = (self.y**2).sum(axis=0)
+        self.real_columns = self.y.shape[1]
+        """The leading columns that are the target's own labels (subclasses add others)."""
 
     @property
     def num_columns(self) -> int:

@@ -35,12 +35,26 @@ def logme_batch(
     Equal to ``[logme(f, labels, regression) for f in features]`` (within 1e-6 in float64).
     The computation runs on ``features.device``.
     """
+    columns = label_columns(np.asarray(labels), regression)
+    return column_evidences_batch(features, columns, dtype=dtype).mean(dim=1)
+
+
+def column_evidences_batch(
+    features: torch.Tensor, columns: np.ndarray, *, dtype: torch.dtype = torch.float64
+) -> torch.Tensor:
+    """LogME evidence per label column (B, C) of a batch of feature matrices (B, N, D).
+
+    ``columns`` is the (N, C) label matrix (:func:`.logme.label_columns`, or a
+    :class:`.logme.LogMETarget`'s ``y``, such as the permutation control's real and shuffled
+    columns side by side): every column shares the batch's Gram matrices and their
+    eigen-decompositions, so extra columns cost only the cheap fixed-point iteration.
+    """
     if features.ndim != 3:
         raise ValueError(f"features must be (B, N, D), got shape {tuple(features.shape)}")
     device = features.device
     f = features.to(dtype)
     batch, n, d = f.shape
-    y = torch.as_tensor(label_columns(np.asarray(labels), regression), dtype=dtype, device=device)
+    y = torch.as_tensor(np.asarray(columns), dtype=dtype, device=device)
     if y.shape[0] != n:
         raise ValueError(f"features have {n} rows but the labels have {y.shape[0]}")
     y_sq = (y**2).sum(dim=0)  # (C,)
@@ -64,8 +78,7 @@ def logme_batch(
         sigma = abs_vals
         x2 = proj**2
     res_x2 = y_sq[None, :] - x2.sum(dim=1)  # (B, C)
-    evidence = _evidence_batched(sigma, keep, x2, res_x2, n, d)  # (B, C)
-    return evidence.mean(dim=1)
+    return _evidence_batched(sigma, keep, x2, res_x2, n, d)  # (B, C)
 
 
 def _evidence_batched(sigma, keep, x2, res_x2, n: int, d: int) -> torch.Tensor:
@@ -107,4 +120,4 @@ def _evidence_batched(sigma, keep, x2, res_x2, n: int, d: int) -> torch.Tensor:
     return evidence / n
 
 
-__all__ = ["logme_batch"]
+__all__ = ["column_evidences_batch", "logme_batch"]

@@ -22,7 +22,7 @@ from the scoring loop, so every ranker streams the pool exactly like ESM-LogME d
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -41,16 +41,18 @@ FUSION_MEMBERS = ("logme-permutation", "knn", "textemb")
 """The rankers whose mean rank ``fusion`` is (the best fusion on the pool benchmark)."""
 
 RANKERS: Mapping[str, str] = {
-    ESM_LOGME: "LogME of the ESM-transformed target embeddings (hf-dataset-selector's score)",
     LOGME_PERMUTATION: "ESM-LogME minus its mean with the target's labels shuffled",
+    ESM_LOGME: "LogME of the ESM-transformed target embeddings (hf-dataset-selector's score)",
     KNN: "leave-one-out kNN accuracy (R² for regression) on ESM-transformed embeddings",
     TEXTEMB: "cosine of the mean base embeddings of target and source (domain nearness)",
     FUSION: "mean rank of logme-permutation, knn and textemb",
 }
-"""Every ranker's name and what it measures."""
+"""Every ranker's name and what it measures; the front ends' default first."""
 
 NEEDS_FEATURES = frozenset({ESM_LOGME, LOGME_PERMUTATION, KNN})
 """Rankers that need the target mapped through each ESM (``textemb`` does not)."""
+LOGME_BATCHED = frozenset({ESM_LOGME, LOGME_PERMUTATION})
+"""Rankers the batched torch LogME (:mod:`.batched`, GPUs) scores: the LogME ones."""
 
 DEFAULT_PERMUTATIONS = 5
 DEFAULT_NEIGHBOURS = 10
@@ -73,15 +75,40 @@ def check_ranker(name: str) -> str:
     return name
 
 
-class _PermutationTarget(LogMETarget):
-    """LogME on the real label columns and ``permutations`` shuffled copies at once."""
+def canonical_row_order(embeddings: np.ndarray) -> np.ndarray:
+    """An order of the target's rows that does not depend on the order they came in: by their
+    base embeddings (lexicographically). Shuffling labels in this order makes the permutation
+    control a function of the rows themselves, so the same sample in another order (the CLI
+    samples rows, ``compute_task_ranking`` takes them as given) gets the same scores."""
+    x = np.asarray(embeddings)
+    return np.lexsort(x.T[::-1]) if x.ndim == 2 and x.shape[1] else np.arange(len(x))
 
-    def __init__(self, labels: np.ndarray, regression: bool, permutations: int, seed: int):
+
+class _PermutationTarget(LogMETarget):
+    """LogME on the real label columns and ``permutations`` shuffled copies at once.
+
+    ``row_order``: the order in which the labels are shuffled (:func:`canonical_row_order`);
+    ``None`` shuffles in the order given."""
+
+    def __init__(
+        self,
+        labels: np.ndarray,
+        regression: bool,
+        permutations: int,
+        seed: int,
+        row_order: np.ndarray | None = None,
+    ):
         super().__init__(labels, regression)
         rng = np.random.default_rng(seed)
         real = self.y
         self.real_columns = real.shape[1]
-        shuffled = [real[rng.permutation(len(real))] for _ in range(permutations)]
+        order = np.arange(len(real)) if row_order is None else np.asarray(row_order)
+        shuffled = []
+        for _ in range(permutations):
+            # row order[j] gets the label of row order[perm[j]]
+            column = np.empty_like(real)
+            column[order] = real[order[rng.permutation(len(real))]]
+            shuffled.append(column)
         self.y = np.asfortranarray(np.hstack([real, *shuffled]))
         self.y_sq_norms = (self.y**2).sum(axis=0)
 
@@ -90,6 +117,75 @@ class _PermutationTarget(LogMETarget):
         # shuffled labels attached to it: the pair is what is resampled
         real = evidences[..., : self.real_columns]
         return np.mean(real, axis=-1) - np.mean(evidences[..., self.real_columns :], axis=-1)
+
+
+def logme_target(
+    ranker: str,
+    labels: np.ndarray,
+    regression: bool,
+    *,
+    embeddings: np.ndarray | None = None,
+    permutations: int = DEFAULT_PERMUTATIONS,
+    seed: int = 0,
+) -> LogMETarget:
+    """The target of a LogME ranker, prepared once: its label columns (for
+    ``logme-permutation`` the real ones first, then the shuffled copies) and its ``combine``.
+
+    The first ``real_columns`` columns are always the target's own labels, so the mean of
+    their evidences is the ESM-LogME score whichever LogME ranker it is. ``embeddings`` (the
+    target's base embeddings) fix the order in which labels are shuffled
+    (:func:`canonical_row_order`), so that the score does not depend on the rows' order.
+    """
+    if ranker == ESM_LOGME:
+        return LogMETarget(labels, regression)
+    if ranker == LOGME_PERMUTATION:
+        order = None if embeddings is None else canonical_row_order(embeddings)
+        return _PermutationTarget(labels, regression, permutations, seed, order)
+    raise ValueError(f"{ranker!r} is not a LogME ranker")
+
+
+def make_scorers(
+    names: Sequence[str],
+    embeddings: np.ndarray,
+    labels: np.ndarray,
+    regression: bool,
+    **options: Any,
+) -> Callable[[np.ndarray, Any], dict[str, float]]:
+    """Prepare several rankers for one target; the result scores one ESM for all of them.
+
+    ESM-LogME and ``logme-permutation`` together share one LogME fit: ESM-LogME is the mean
+    evidence of the permutation control's real label columns (each column's fixed point is its
+    own, so this equals ESM-LogME alone to rounding), which halves the cost of ranking with
+    the permutation control while keeping ESM-LogME as a column.
+    """
+    names = list(dict.fromkeys(names))
+    shared = ESM_LOGME in names and LOGME_PERMUTATION in names
+    permuted = None
+    if shared:
+        permuted = logme_target(
+            LOGME_PERMUTATION,
+            labels,
+            regression,
+            embeddings=embeddings,
+            **{k: v for k, v in options.items() if k in ("permutations", "seed")},
+        )
+    scorers = {
+        name: make_scorer(name, embeddings, labels, regression, **options)
+        for name in names
+        if not (shared and name in (ESM_LOGME, LOGME_PERMUTATION))
+    }
+
+    def score_all(features: np.ndarray, config: Any) -> dict[str, float]:
+        scores: dict[str, float] = {}
+        if permuted is not None:
+            evidences = permuted.column_evidences(features)
+            scores[ESM_LOGME] = float(np.mean(evidences[: permuted.real_columns]))
+            scores[LOGME_PERMUTATION] = float(permuted.combine(evidences))
+        for name, scorer in scorers.items():
+            scores[name] = float(scorer(features if name in NEEDS_FEATURES else None, config))
+        return {name: scores[name] for name in names}
+
+    return score_all
 
 
 def knn_row_outcomes(
@@ -170,12 +266,11 @@ def make_scorer(
     one ESM from its transformed features and its config (NaN when it cannot)."""
     if check_ranker(ranker) == FUSION:
         raise ValueError("fusion has no per-ESM scorer: score its members, then rank_fusion.")
-    if ranker == ESM_LOGME:
-        target = LogMETarget(labels, regression)
+    if ranker in (ESM_LOGME, LOGME_PERMUTATION):
+        target = logme_target(
+            ranker, labels, regression, embeddings=embeddings, permutations=permutations, seed=seed
+        )
         return lambda features, config: target.score(features)
-    if ranker == LOGME_PERMUTATION:
-        permuted = _PermutationTarget(labels, regression, permutations, seed)
-        return lambda features, config: permuted.score(features)
     if ranker == KNN:
         labels = np.asarray(labels)
         return lambda features, config: knn_score(features, labels, regression, neighbours)
@@ -219,10 +314,8 @@ def make_resampling_scorer(
     if check_ranker(ranker) == FUSION:
         raise ValueError("fusion has no per-ESM scorer: score its members, then rank_fusion.")
     if ranker in (ESM_LOGME, LOGME_PERMUTATION):
-        target = (
-            LogMETarget(labels, regression)
-            if ranker == ESM_LOGME
-            else _PermutationTarget(labels, regression, permutations, seed=0)
+        target = logme_target(
+            ranker, labels, regression, embeddings=embeddings, permutations=permutations
         )
 
         def prepare_logme(features, config) -> WeightedScorer:
@@ -268,16 +361,20 @@ __all__ = [
     "FUSION",
     "FUSION_MEMBERS",
     "KNN",
+    "LOGME_BATCHED",
     "LOGME_PERMUTATION",
     "NEEDS_FEATURES",
     "RANKERS",
     "SOURCE_EMBEDDING_KEY",
     "TEXTEMB",
+    "canonical_row_order",
     "check_ranker",
     "knn_row_outcomes",
     "knn_score",
+    "logme_target",
     "make_resampling_scorer",
     "make_scorer",
+    "make_scorers",
     "mean_embedding",
     "rank_fusion",
     "ranker_members",

@@ -44,9 +44,9 @@ from hfselect_widgets.engine.progress import (
 from hfselect_widgets.engine.scoring.rankers import (
     ESM_LOGME,
     FUSION,
-    NEEDS_FEATURES,
+    LOGME_BATCHED,
     SOURCE_EMBEDDING_KEY,
-    make_scorer,
+    make_scorers,
     rank_fusion,
     ranker_members,
 )
@@ -195,7 +195,8 @@ def score_embeddings(
             :func:`.uncertainty.bootstrap_ranks`. Memory: ``keep_top`` x N x D floats.
         logme_backend: ``"numpy"`` (LogME on the CPU, ESMs in parallel threads), ``"torch"``
             (batches of ESMs on ``device``, :mod:`.batched`), or ``"auto"``: torch on CUDA for
-            plain ESM-LogME rankings, NumPy otherwise.
+            ESM-LogME and ``logme-permutation`` rankings without rank intervals, NumPy
+            otherwise.
     """
     if isinstance(esms, Sequence):
         total = len(esms) if total is None else total
@@ -214,20 +215,17 @@ def score_embeddings(
             keep_top=keep_top, logme_backend=logme_backend,
         )  # fmt: skip
     batched = logme_backend == "torch" or (logme_backend == "auto" and device.type == "cuda")
-    if batched and ranker == ESM_LOGME and not keep_top:
+    if batched and ranker in LOGME_BATCHED and not keep_top:
         from hfselect_widgets.engine.scoring.batched import score_embeddings_batched
 
         return score_embeddings_batched(
             embeddings, labels, is_regression, esms, model_id=model_id, device=device,
-            progress=progress, cancel=cancel, total=total,
+            progress=progress, cancel=cancel, total=total, ranker=ranker,
         )  # fmt: skip
     x = torch.as_tensor(np.asarray(embeddings, dtype=np.float32)).to(device)
     model_dim = x.shape[1]
     members = ranker_members(ranker)
-    scorers = {
-        name: make_scorer(name, np.asarray(embeddings), labels, is_regression)
-        for name in dict.fromkeys([ESM_LOGME, *members])
-    }
+    score_all = make_scorers([ESM_LOGME, *members], np.asarray(embeddings), labels, is_regression)
     n_jobs = n_jobs or default_n_jobs()
 
     configs: list[ESMConfig] = []
@@ -253,10 +251,7 @@ def score_embeddings(
             config, weight, bias = load_checked(handle, model_dim, model_id)
             esm_model = config.base_model_name
             mapped = map_target(weight, bias)
-            config.ranker_scores = {
-                name: float(scorer(mapped if name in NEEDS_FEATURES else None, config))
-                for name, scorer in scorers.items()
-            }
+            config.ranker_scores = score_all(mapped, config)
             score = config.ranker_scores[ESM_LOGME if ranker == FUSION else ranker]
             if not np.isfinite(config.ranker_scores[ESM_LOGME]):
                 return None, None, "the LogME score is not finite"

@@ -65,7 +65,8 @@ def _exported_config(config) -> dict[str, Any]:
 
 
 class TaskRanking(Sequence):
-    """Intermediate datasets ranked by their ESM-LogME score (higher is better).
+    """Intermediate datasets ranked by a ranker's score (higher is better): ESM-LogME, or the
+    ranker recorded in ``metadata["ranker"]``.
 
     Args:
         esm_configs: the configs of the scored ESMs (each may carry ``repo_id``).
@@ -176,14 +177,23 @@ class TaskRanking(Sequence):
         self, score_rounding: int | None = None, decimals: int | None = None
     ) -> list[str]:
         """hfselect's ``"1.   <task_id>   Score: <score>"`` lines; ``decimals`` prints every
-        score with that many decimals (aligned, as the CLI does) instead of rounding."""
+        score with that many decimals (aligned, as the CLI does) instead of rounding.
+
+        A ranking by another ranker than ESM-LogME adds ``"ESM-LogME: <score>"`` to each line:
+        hf-dataset-selector's score stays in view whichever ranker ordered the rows."""
+
+        def shown(value: float) -> Any:
+            if decimals is not None:
+                return f"{value:.{decimals}f}"
+            return round(value, score_rounding) if score_rounding else value
+
+        other_ranker = self.metadata.get("ranker", "esm-logme") != "esm-logme"
         lines = []
         for rank, config, score in zip(self.ranks, self.esm_configs, self.scores, strict=True):
-            if decimals is not None:
-                shown: Any = f"{score:.{decimals}f}"
-            else:
-                shown = round(score, score_rounding) if score_rounding else score
-            line = f"{str(rank) + '.':<5}{config.task_id!s:<50}Score: {shown}"
+            line = f"{str(rank) + '.':<5}{config.task_id!s:<50}Score: {shown(score)}"
+            plain = (config.ranker_scores or {}).get("esm-logme") if other_ranker else None
+            if plain is not None and math.isfinite(plain):
+                line += f"  ESM-LogME: {shown(plain)}"
             if config.rank_interval:
                 r = config.rank_interval
                 ranks = (
@@ -273,6 +283,8 @@ class TaskRanking(Sequence):
         )
         if show_warnings:
             footer += warnings_html(ranking_warnings(self))
+        from hfselect_widgets.engine.scoring.explain import score_axis_label
+
         if explain:
             from hfselect_widgets.engine.scoring.explain import explain_scores
 
@@ -282,8 +294,8 @@ class TaskRanking(Sequence):
         return (
             f"<div><table><caption style='text-align:left'>{caption}</caption>"
             "<thead><tr><th>Rank</th><th>Task ID</th><th>Subset</th><th>Split</th>"
-            "<th>Examples</th><th title='LogME score: higher is better'>Score (higher is better)"
-            "</th><th>ESM</th></tr></thead>"
+            f"<th>Examples</th><th title='{html.escape(score_axis_label(self), quote=True)}'>"
+            "Score (higher is better)</th><th>ESM</th></tr></thead>"
             f"<tbody>{''.join(rows)}</tbody></table>{footer}</div>"
         )
 
