@@ -64,6 +64,21 @@ def test_the_permutation_control_is_explained_in_its_own_words_and_chance_is_nam
     assert "LogME gain over shuffled labels" in ranking_svg(ranking)
 
 
+def test_a_ranking_by_another_ranker_shows_esm_logme_beside_each_score():
+    """hf-dataset-selector's score stays in view whatever ranker ordered the rows: the printed
+    lines end in "ESM-LogME: <score>" and the HTML table has an ESM-LogME column. A ranking by
+    ESM-LogME itself prints hfselect's lines unchanged (no second score)."""
+    ranking = _ranking(scores=(0.02, 0.01, -0.001), ranker="logme-permutation")
+    for config, plain in zip(ranking.esm_configs, (-0.61, -0.66, -0.69), strict=True):
+        config.ranker_scores = {"logme-permutation": 0.0, "esm-logme": plain}
+    lines = str(ranking).splitlines()
+    assert lines[0].endswith("Score: 0.02  ESM-LogME: -0.61")
+    page = ranking.to_html()
+    assert ">ESM-LogME</th>" in page and ">-0.660</td>" in page
+    plain = _ranking()
+    assert "ESM-LogME" not in str(plain) and ">ESM-LogME</th>" not in plain.to_html()
+
+
 def test_explanation_says_whether_the_top_gap_is_within_the_rank_interval_noise():
     """With rank intervals: overlapping leaders are called equally good; a leader that
     always stays first is called separated from the noise."""

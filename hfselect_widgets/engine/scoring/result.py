@@ -64,6 +64,12 @@ def _exported_config(config) -> dict[str, Any]:
     return data
 
 
+def _fmt_score(value: float | None, decimals: int) -> str:
+    if value is None or not math.isfinite(value):
+        return "—"
+    return f"{value:.{decimals}f}"
+
+
 class TaskRanking(Sequence):
     """Intermediate datasets ranked by a ranker's score (higher is better): ESM-LogME, or the
     ranker recorded in ``metadata["ranker"]``.
@@ -234,19 +240,30 @@ class TaskRanking(Sequence):
         from hfselect_widgets.engine.scoring.explain import (
             candidate_description,
             ranking_warnings,
+            score_axis_label,
             score_decimals,
             short_source,
         )
 
         max_rows = max(0, int(max_rows))
         decimals = score_decimals(self.scores)
+        # another ranker ordered the rows: hf-dataset-selector's score in a column beside it
+        plain = (
+            [(c.ranker_scores or {}).get("esm-logme") for c in self.esm_configs[:max_rows]]
+            if self.metadata.get("ranker", "esm-logme") != "esm-logme"
+            else []
+        )
+        show_plain = any(v is not None for v in plain)
+        plain_decimals = score_decimals([v for v in plain if v is not None]) if show_plain else 0
         rows = []
-        for rank, config, score, repo in zip(
-            self.ranks[:max_rows],
-            self.esm_configs[:max_rows],
-            self.scores[:max_rows],
-            self.repo_ids[:max_rows],
-            strict=True,
+        for index, (rank, config, score, repo) in enumerate(
+            zip(
+                self.ranks[:max_rows],
+                self.esm_configs[:max_rows],
+                self.scores[:max_rows],
+                self.repo_ids[:max_rows],
+                strict=True,
+            )
         ):
             task = html.escape(str(config.task_id))
             if "/" in str(config.task_id) and is_hub_id(config.task_id):
@@ -267,7 +284,12 @@ class TaskRanking(Sequence):
                 f"<td>{html.escape(_fmt_cell(config.task_split))}</td>"
                 f"<td>{html.escape(_fmt_cell(config.num_examples))}</td>"
                 f"<td style='text-align:right'>{score:.{decimals}f}</td>"
-                f"<td title='{html.escape(full, quote=True)}' style='white-space:nowrap'>"
+                + (
+                    f"<td style='text-align:right'>{_fmt_score(plain[index], plain_decimals)}</td>"
+                    if show_plain
+                    else ""
+                )
+                + f"<td title='{html.escape(full, quote=True)}' style='white-space:nowrap'>"
                 f"<code>{html.escape(short_source(full))}</code></td>"
                 "</tr>"
             )
@@ -283,8 +305,6 @@ class TaskRanking(Sequence):
         )
         if show_warnings:
             footer += warnings_html(ranking_warnings(self))
-        from hfselect_widgets.engine.scoring.explain import score_axis_label
-
         if explain:
             from hfselect_widgets.engine.scoring.explain import explain_scores
 
@@ -295,7 +315,9 @@ class TaskRanking(Sequence):
             f"<div><table><caption style='text-align:left'>{caption}</caption>"
             "<thead><tr><th>Rank</th><th>Task ID</th><th>Subset</th><th>Split</th>"
             f"<th>Examples</th><th title='{html.escape(score_axis_label(self), quote=True)}'>"
-            "Score (higher is better)</th><th>ESM</th></tr></thead>"
+            "Score (higher is better)</th>"
+            + ('<th title="hf-dataset-selector\'s score">ESM-LogME</th>' if show_plain else "")
+            + "<th>ESM</th></tr></thead>"
             f"<tbody>{''.join(rows)}</tbody></table>{footer}</div>"
         )
 
