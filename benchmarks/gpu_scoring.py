@@ -7,10 +7,13 @@ per-ESM ``nn.Linear`` then the reference LogME, the loop of hf-dataset-selector'
 ``compute_scores``) on a subset for the ratio. Reported: seconds per ESM of each, their ratios,
 the largest score difference (float64 must stay under 1e-6) and the float32 option's error.
 No network and no ``../shared`` needed. The ESMs live in memory (the Hub-cache pool benchmark is
-``compare_hfselect.py``); the point here is the arithmetic.
+``compare_hfselect.py``); the point here is the arithmetic. ``--ranker logme-permutation`` (the
+front ends' default) scores the real and 5 shuffled label columns on both paths instead (the
+hfselect recipe still computes plain ESM-LogME, its only score).
 
     .venv/bin/python benchmarks/gpu_scoring.py                 # K = 10000 on CUDA, 200 on CPU
     .venv/bin/python benchmarks/gpu_scoring.py --k 2000 --dim 384
+    .venv/bin/python benchmarks/gpu_scoring.py --ranker logme-permutation
 """
 
 from __future__ import annotations
@@ -26,8 +29,9 @@ import torch
 
 def main(argv=None) -> int:
     from hfselect_widgets.engine.scoring.batched import esm_batch_size
-    from hfselect_widgets.engine.scoring.logme import LogMETarget, logme_reference
-    from hfselect_widgets.engine.scoring.logme_torch import logme_batch
+    from hfselect_widgets.engine.scoring.logme import logme_reference
+    from hfselect_widgets.engine.scoring.logme_torch import column_evidences_batch
+    from hfselect_widgets.engine.scoring.rankers import logme_target
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--k", type=int, default=None, help="ESMs (default 10000 CUDA, 200 CPU)")
@@ -36,6 +40,7 @@ def main(argv=None) -> int:
     parser.add_argument("--cpu-k", type=int, default=50, help="ESMs scored on the NumPy path")
     parser.add_argument("--reference-k", type=int, default=10, help="ESMs on the hfselect recipe")
     parser.add_argument("--output", default=None, help="write the figures as JSON")
+    parser.add_argument("--ranker", default="esm-logme", choices=["esm-logme", "logme-permutation"])
     args = parser.parse_args(argv)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     k = args.k or (10000 if device.type == "cuda" else 200)
@@ -50,7 +55,12 @@ def main(argv=None) -> int:
         return w, b
 
     # NumPy path (per ESM), on the first cpu_k ESMs.
-    target = LogMETarget(labels)
+    target = logme_target(args.ranker, labels, False, embeddings=x)
+
+    def logme_batch(features, labels, dtype=torch.float64):
+        evidences = column_evidences_batch(features, target.y, dtype=dtype)
+        return torch.as_tensor(target.combine(evidences.cpu().numpy()))
+
     w_cpu, b_cpu = weights(0, args.cpu_k)
     started = time.perf_counter()
     cpu_scores = [
@@ -100,6 +110,7 @@ def main(argv=None) -> int:
         float32_per_esm = (time.perf_counter() - started) / args.cpu_k
     overlap = min(args.cpu_k, len(torch_scores))
     figures = {
+        "ranker": args.ranker,
         "device": torch.cuda.get_device_name(0) if device.type == "cuda" else platform.processor(),
         "k": k,
         "n": args.n,
