@@ -125,6 +125,22 @@ def test_evaluate_an_oracle_and_an_inverse_ranker_with_intervals():
     assert set(inverse["spearman"].per_target) == {"t1", "t2", "t3"}
 
 
+def test_paired_comparison_with_the_random_baseline():
+    """The oracle beats random and the inverse ranker loses to it, each with a paired interval
+    clear of 0; with 3 sources a random order's expected Spearman is 0, so the oracle's
+    difference is about 1 and the inverse's about -1. A ranker that is itself random-like
+    (the oracle on one target, inverse on the others) is not called better."""
+    from hfselect_widgets.engine.evaluation.metrics import compare_random
+
+    better = compare_random(ORACLE, TRUTH, draws=60, num_bootstrap=200)
+    worse = compare_random(INVERSE, TRUTH, draws=60, num_bootstrap=200)
+    assert better["spearman"].mean == pytest.approx(1.0, abs=0.15) and better["spearman"].low > 0
+    assert worse["spearman"].mean == pytest.approx(-1.0, abs=0.15) and worse["spearman"].high < 0
+    assert better["regret@1"].high < 0  # less regret than chance
+    mixed = {t: ORACLE[t] if t == "t1" else INVERSE[t] for t in TRUTH}
+    assert compare_random(mixed, TRUTH, draws=60, num_bootstrap=200)["spearman"].low < 0
+
+
 def test_paired_comparison_and_static_baseline():
     difference = compare(ORACLE, INVERSE, TRUTH, num_bootstrap=200)
     assert difference["spearman"].mean == pytest.approx(2.0)
@@ -161,6 +177,8 @@ def test_report_has_every_ranker_and_the_baselines_and_writes_json_csv_md(tmp_pa
     assert "oracle" in json.loads((tmp_path / "report.json").read_text())["rankers"]
     assert "| oracle |" in (tmp_path / "report.md").read_text()
     assert "reference ranker (oracle)" in (tmp_path / "report.md").read_text()
+    assert report.versus_random["oracle"]["spearman"].low > 0
+    assert "Paired difference to the random baseline" in (tmp_path / "report.md").read_text()
     with pytest.raises(ValueError, match=".json, .csv or .md"):
         report.save(tmp_path / "report.xlsx")
 

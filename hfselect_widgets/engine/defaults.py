@@ -61,10 +61,10 @@ ESM_FIT_WEIGHT_DECAY = 0.01
 RANKER = "logme-permutation"
 """The default ranker of the front ends (request layer, CLI, magic, App): ESM-LogME minus its
 mean with the target's labels shuffled. On the pool benchmark (benchmarks/README.md, "Which
-ranker is the default"; 12 targets, 2026-12-07) it is the only ranker clear of both baselines
-(Spearman with real transfer +0.23 [0.04, 0.42] over a static order, regret@3 -0.92
-[-2.58, -0.01]) and clearly better than ESM-LogME (+0.20 [0.04, 0.38] Spearman, no metric
-clearly worse), at the cost of one LogME fit. hf-dataset-selector's ESM-LogME stays a column of
+ranker is the default"; 12 targets, 3 seeds, 2026-12-07) it is the only ranker whose Spearman
+with real transfer is clearly above random (+0.43 [0.18, 0.59]), a static order (+0.26
+[0.06, 0.47]) and ESM-LogME (+0.23 [0.07, 0.42]), with no metric clearly worse; on regret@3 no
+ranker is clear of the static order. It costs one LogME fit with extra label columns. hf-dataset-selector's ESM-LogME stays a column of
 every ranking and the default of the hfselect-compatible ``compute_task_ranking``."""
 RESAMPLES = 100
 """Bootstrap resamples of the target rows for rank intervals: 100, so that a 90 % interval

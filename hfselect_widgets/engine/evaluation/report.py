@@ -22,6 +22,7 @@ from hfselect_widgets.engine.evaluation.metrics import (
     Scores,
     Truth,
     compare,
+    compare_random,
     evaluate,
     evaluate_random,
     score_correlation,
@@ -43,6 +44,8 @@ class EvaluationReport:
 
     rankers: dict[str, dict[str, MetricSummary]]
     versus_static: dict[str, dict[str, MetricSummary]] = field(default_factory=dict)
+    versus_random: dict[str, dict[str, MetricSummary]] = field(default_factory=dict)
+    """Each ranker minus the random baseline (paired, :func:`~.metrics.compare_random`)."""
     versus_reference: dict[str, dict[str, MetricSummary]] = field(default_factory=dict)
     """Each other ranker minus the reference ranker (paired): what choosing the default rests on."""
     reference: str | None = None
@@ -59,6 +62,7 @@ class EvaluationReport:
         return {
             "rankers": metrics(self.rankers),
             "versus_static": metrics(self.versus_static),
+            "versus_random": metrics(self.versus_random),
             "versus_reference": metrics(self.versus_reference),
             "reference": self.reference,
             "targets": self.targets,
@@ -98,6 +102,20 @@ class EvaluationReport:
                 "|---|---|---|---|",
             ]
             for name, ms in self.versus_static.items():
+                lines.append(
+                    f"| {name} | {cell(ms['spearman'])} | {cell(ms['regret@3'])} | "
+                    f"{cell(ms['ndcg@3'])} |"
+                )
+        if self.versus_random:
+            lines += [
+                "",
+                f"Paired difference to the {RANDOM} baseline (the mean of random orders on the "
+                "same resamples), 95% interval:",
+                "",
+                "| ranker | Spearman | regret@3 | NDCG@3 |",
+                "|---|---|---|---|",
+            ]
+            for name, ms in self.versus_random.items():
                 lines.append(
                     f"| {name} | {cell(ms['spearman'])} | {cell(ms['regret@3'])} | "
                     f"{cell(ms['ndcg@3'])} |"
@@ -185,6 +203,7 @@ def build_report(
     reference: str | None = None,
     num_bootstrap: int = 1000,
     random_draws: int = 100,
+    versus_random_draws: int = 40,
     seed: int = 0,
 ) -> EvaluationReport:
     """Evaluate every ranker in ``scores`` (``{ranker: {target: {source: score}}}``) against
@@ -192,7 +211,9 @@ def build_report(
 
     ``reference`` (default: the first ranker) is the ranker whose scores make the
     "static (mean score)" baseline: each source's mean standardised score over the other
-    targets; every other ranker is also compared with it, paired (``versus_reference``). ``self_scores`` (``{ranker: {source: {esm: score}}}``, scores of a held-out sample
+    targets; every other ranker is also compared with it, paired (``versus_reference``), and
+    every ranker with the mean of ``versus_random_draws`` random orders on the same resamples
+    (``versus_random``). ``self_scores`` (``{ranker: {source: {esm: score}}}``, scores of a held-out sample
     of each source) adds the self-retrieval summary.
     """
     if not scores:
@@ -206,6 +227,10 @@ def build_report(
         rankers={name: evaluate(table, truth, **options) for name, table in tables.items()},
         versus_static={
             name: compare(table, static, truth, **options) for name, table in scores.items()
+        },
+        versus_random={
+            name: compare_random(table, truth, draws=versus_random_draws, **options)
+            for name, table in scores.items()
         },
         versus_reference={
             name: compare(table, scores[reference], truth, **options)
