@@ -25,6 +25,8 @@ centring, each resample scored to first order from the rows' influences, run thr
 :func:`hfselect_widgets.engine.scoring.uncertainty.bootstrap_scores`).
 
 Data: ``../shared/data`` (checked up front), the pip-packaged MiniLM and the bundled demo ESMs.
+``--ranker logme-permutation`` checks the intervals of the front ends' default ranker (the
+resampled rows keep their shuffled labels: the pair is what is resampled, as in the engine).
 
     .venv/bin/python benchmarks/bootstrap_calibration.py
     .venv/bin/python benchmarks/bootstrap_calibration.py --case cr:500 --case tweet_sentiment:1000
@@ -59,8 +61,13 @@ def _centred_sd(scores: np.ndarray) -> np.ndarray:
 
 
 def run_case(name: str, n: int, args, feats_of, labels_all) -> dict:
-    from hfselect_widgets.engine.scoring.logme import LogMETarget
+    from hfselect_widgets.engine.scoring.rankers import logme_target
     from hfselect_widgets.engine.scoring.uncertainty import bootstrap_scores, bootstrap_weights
+
+    def target_of(index):
+        # the ranker's target for these rows (the permutation control shuffles its labels in
+        # the order of the rows' first ESM features, as bootstrap_scores below is told)
+        return logme_target(args.ranker, labels_all[index], False, embeddings=feats_of[0][index])
 
     rng = np.random.default_rng(args.seed)
     population = len(labels_all)
@@ -73,7 +80,7 @@ def run_case(name: str, n: int, args, feats_of, labels_all) -> dict:
                 return index
 
     def plain(index) -> np.ndarray:
-        target = LogMETarget(labels_all[index])
+        target = target_of(index)
         return np.array([target.score(f[index]) for f in feats_of])
 
     started = time.perf_counter()
@@ -92,7 +99,7 @@ def run_case(name: str, n: int, args, feats_of, labels_all) -> dict:
         labels = labels_all[index]
         feats = [f[index] for f in feats_of]
         point = plain(index)
-        target = LogMETarget(labels)
+        target = target_of(index)
         classic = []
         for _ in range(args.resamples):
             while True:
@@ -109,6 +116,7 @@ def run_case(name: str, n: int, args, feats_of, labels_all) -> dict:
             feats[0],
             labels,
             False,
+            ranker=args.ranker,
             resamples=args.resamples,
             seed=args.seed + base,
         )
@@ -167,6 +175,13 @@ def main(argv=None) -> int:
     parser.add_argument("--resamples", type=int, default=20, help="resamples per bootstrap")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
+    parser.add_argument(
+        "--ranker",
+        default="esm-logme",
+        choices=["esm-logme", "logme-permutation"],
+        help="the LogME ranker whose intervals are checked (logme-permutation: the front ends' "
+        "default)",
+    )
     args = parser.parse_args(argv)
     if not (args.data / "manifest.json").is_file():
         print(f"error: no labelled datasets at {args.data} (../shared/data)", file=sys.stderr)
@@ -212,6 +227,7 @@ def main(argv=None) -> int:
             "truth_samples": args.truth,
             "bases": args.bases,
             "resamples": args.resamples,
+            "ranker": args.ranker,
             "cases": results,
         },
         indent=1,

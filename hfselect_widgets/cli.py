@@ -197,7 +197,9 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``hfselect-widgets`` (rank, demo, train, publish, evaluate, verify)."""
     parser = argparse.ArgumentParser(
         prog="hfselect-widgets",
-        description="Rank intermediate datasets for your target dataset with ESM-LogME.",
+        description="Rank intermediate datasets for your target dataset with ESM-LogME's "
+        "label-permutation control (--ranker logme-permutation, the default) or another ranker; "
+        "--ranker esm-logme gives hf-dataset-selector's score.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -438,11 +440,12 @@ def _print_warnings(messages: Sequence[str]) -> None:
 def _print_ranking(ranking, top: int) -> None:
     from hfselect_widgets.engine.scoring.explain import explain_scores, score_decimals
 
-    print(f"Top {min(top, len(ranking))} of {len(ranking)} intermediate datasets:")
+    ranker = ranking.metadata.get("ranker") or "esm-logme"
+    print(f"Top {min(top, len(ranking))} of {len(ranking)} intermediate datasets, by {ranker}:")
     print("\n".join(ranking[:top]._format_lines(decimals=score_decimals(ranking.scores))))
     print()
     print("How to read the scores:")
-    for sentence in explain_scores(ranking):
+    for sentence in explain_scores(ranking, front_end="cli"):
         print(f"  {sentence}")
     if ranking.failures:
         print(f"\n{len(ranking.failures)} ESMs were skipped:", file=sys.stderr)

@@ -138,7 +138,9 @@ def _build_parser() -> _EsmRankParser:
     parser = _EsmRankParser(
         prog=MAGIC_NAME,
         usage=USAGE,
-        description="Rank intermediate datasets for a target dataset with ESM-LogME.",
+        description="Rank intermediate datasets for a target dataset with ESM-LogME's "
+        "label-permutation control (--ranker logme-permutation, the default) or another ranker; "
+        "--ranker esm-logme gives hf-dataset-selector's score.",
     )
     parser.add_argument(
         "dataset",
@@ -562,7 +564,7 @@ class EsmRankMagics(Magics, Configurable):
             _print_warnings(recorded + caught)
             display(ranking.to_pandas().head(request.top))
             print("How to read the scores:")
-            for sentence in explain_scores(ranking):
+            for sentence in explain_scores(ranking, front_end="magic"):
                 print(f"  {sentence}")
         _print_failures(ranking)
 

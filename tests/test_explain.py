@@ -40,7 +40,12 @@ def test_explanation_says_what_the_score_is_and_the_spread_of_this_ranking():
     assert "higher is better" in text.lower()
     assert "only within one ranking" in text and "my-model" in text
     assert "span -0.690 to -0.650" in text and "spread of 0.04" in text
-    assert "uncertainty on" in text  # no intervals: says how to get them
+    assert "uncertainty=20 in Python" in text  # no intervals: says how to get them
+    # ... in the words of the front end that asks
+    cli = " ".join(explain.explain_scores(_ranking(), front_end="cli"))
+    assert "rank again with --uncertainty 20 to see" in cli
+    widget = " ".join(explain.explain_scores(_ranking(), front_end="widget"))
+    assert "switch on Rank intervals in the Rank tab" in widget and "--" not in widget
 
 
 def test_the_permutation_control_is_explained_in_its_own_words_and_chance_is_named():

@@ -473,7 +473,9 @@ def test_explanation_and_warnings_come_from_the_shared_explain_module(monkeypatc
 
     fake = types.ModuleType("hfselect_widgets.engine.scoring.explain")
     fake.__dict__.update({k: v for k, v in vars(real).items() if not k.startswith("__")})
-    fake.explain_scores = lambda ranking: [f"Higher is better; {len(ranking)} candidates."]
+    fake.explain_scores = lambda ranking, **kwargs: [
+        f"Higher is better; {len(ranking)} candidates."
+    ]
     fake.ranking_warnings = lambda ranking: ["Only 12 target rows."]
     monkeypatch.setitem(sys.modules, "hfselect_widgets.engine.scoring.explain", fake)
     import hfselect_widgets.engine.scoring as scoring

@@ -135,6 +135,24 @@ def test_csv_without_ranking_columns_is_refused(tmp_path):
         TaskRanking.load(path)
 
 
+def test_load_goes_by_the_content_and_refuses_other_files_with_a_typed_error(tmp_path):
+    """The CLI's ``-o`` writes CSV whatever the name: a CSV saved as ``ranking.json`` still
+    loads (it once crashed ``verify`` with a raw JSONDecodeError); a broken JSON file or a
+    file that is no ranking raises InvalidTaskRankingError naming the file."""
+    ranking = _ranking(3)
+    csv_named_json = tmp_path / "ranking.json"
+    ranking.to_csv(csv_named_json)
+    assert TaskRanking.load(csv_named_json).task_ids == ranking.task_ids
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"rows": [')
+    with pytest.raises(InvalidTaskRankingError, match="broken.json is not a ranking saved as JSON"):
+        TaskRanking.load(broken)
+    binary = tmp_path / "notes.json"
+    binary.write_text("just some notes\n")
+    with pytest.raises(InvalidTaskRankingError, match="notes.json is not a saved ranking"):
+        TaskRanking.load(binary)
+
+
 def test_ranking_json_leaves_out_the_source_mean_embedding_and_still_round_trips():
     """The source mean embedding (D floats per ESM, textemb's input) is not copied into a
     ranking's JSON: at 10,000 ESMs it made the file 126 MB. Everything else is kept."""

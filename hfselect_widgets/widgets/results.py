@@ -213,7 +213,7 @@ def ranking_notes(ranking: TaskRanking | None) -> tuple[list[str], list[str]]:
         return [], []
     recorded = [str(m) for m in ranking.metadata.get("warnings") or []]
     try:
-        explanation = [str(line) for line in explain.explain_scores(ranking)]
+        explanation = [str(line) for line in explain.explain_scores(ranking, front_end="widget")]
     except Exception as error:  # an explanation is optional; the ranking still shows
         logger.warning("Could not explain the scores: %s", error)
         explanation = list(_FALLBACK_EXPLANATION)

@@ -43,9 +43,9 @@ WHAT_THE_SCORE_IS: dict[str, str] = {
     "logme-permutation": (
         "Each score is how much better your labels fit the target's embeddings, transformed by "
         "one candidate's ESM, than shuffled labels do: the LogME evidence per example of your "
-        "labels minus its mean over a few random shufflings of them. This removes the part of "
-        "ESM-LogME that does not depend on your labels; near 0 means the candidate explains your "
-        "labels no better than chance. hf-dataset-selector's ESM-LogME score is kept beside it "
+        "labels minus its mean over 5 seeded shufflings of them (the same numbers on every run). "
+        "This removes the part of ESM-LogME that does not depend on your labels; near 0 means "
+        "the candidate explains your labels no better than chance. hf-dataset-selector's ESM-LogME score is kept beside it "
         "as a column."
     ),
     "knn": (
@@ -83,8 +83,9 @@ def how_to_read_score(ranking_or_ranker: Any = None) -> str:
         " Higher is better. Scores compare only within one ranking (same target, same base "
         "model); their absolute value depends on the target and is not a probability. Whether "
         "a gap between two scores matters depends on how noisy the target sample is: rank with "
-        "rank intervals (uncertainty) to see which top candidates are told apart, and treat "
-        "candidates whose intervals overlap as equally good."
+        "rank intervals (--uncertainty 20 on the command line and in the magic, uncertainty=20 "
+        "in Python, Rank intervals in the App) to see which top candidates are told apart, and "
+        "treat candidates whose intervals overlap as equally good."
     )
 
 
@@ -173,14 +174,28 @@ def _interval_sentence(ranking: Any) -> str | None:
     )
 
 
-def explain_scores(ranking: Any, *, general: bool = True) -> list[str]:
+HOW_TO_GET_INTERVALS: dict[str | None, str] = {
+    "cli": "rank again with --uncertainty 20",
+    "magic": "rank again with --uncertainty 20",
+    "python": "rank again with uncertainty=20",
+    "widget": "switch on Rank intervals in the Rank tab and rank again",
+    None: "rank again with rank intervals for the top 20 (--uncertainty 20; uncertainty=20 in "
+    "Python; Rank intervals in the App)",
+}
+"""How each front end asks for rank intervals, in its own terms."""
+
+
+def explain_scores(
+    ranking: Any, *, general: bool = True, front_end: str | None = None
+) -> list[str]:
     """A few plain sentences on how to read ``ranking``'s scores.
 
     What the score is and that higher is better; that scores compare only within one ranking;
     the spread of this ranking's scores; whether the top gaps are within the rank-interval
     noise (when the ranking was made with ``uncertainty``); a warning when the target is small.
     ``general=False`` leaves out the first two (for a page that shows
-    :data:`HOW_TO_READ_SCORE` already).
+    :data:`HOW_TO_READ_SCORE` already). ``front_end`` (``"cli"``, ``"magic"``, ``"python"``,
+    ``"widget"``) words the advice in that front end's terms (:data:`HOW_TO_GET_INTERVALS`).
     """
     meta = _metadata(ranking)
     ranker = _ranker(ranking)
@@ -230,8 +245,9 @@ def explain_scores(ranking: Any, *, general: bool = True) -> list[str]:
         sentences.append(interval)
     elif len(scores) >= 2:
         sentences.append(
-            "No rank intervals were computed: rank again with uncertainty on (e.g. for the "
-            "top 20) to see whether the top gaps exceed the noise."
+            f"No rank intervals were computed: "
+            f"{HOW_TO_GET_INTERVALS.get(front_end, HOW_TO_GET_INTERVALS[None])} to see whether "
+            "the top gaps exceed the noise."
         )
     small = small_target_warning(ranking)
     if small:
@@ -307,6 +323,7 @@ def score_decimals(scores: Sequence[float]) -> int:
 
 
 __all__ = [
+    "HOW_TO_GET_INTERVALS",
     "HOW_TO_READ_SCORE",
     "SCORE_AXIS_LABEL",
     "SCORE_NAMES",

@@ -458,11 +458,29 @@ class TaskRanking(Sequence):
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> TaskRanking:
-        """Load a ranking saved with :meth:`to_json` or :meth:`to_csv` (by file suffix)."""
+        """Load a ranking saved with :meth:`to_json` or :meth:`to_csv`.
+
+        The content decides, not the suffix alone: a CSV saved under a ``.json`` name (the
+        CLI's ``-o`` writes CSV whatever the name) loads as CSV. Anything else raises an
+        :class:`~hfselect_widgets.errors.InvalidTaskRankingError` naming the file."""
         path = Path(path)
-        if path.suffix.lower() == ".json":
-            return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
-        return cls.from_csv(path)
+        text = path.read_text(encoding="utf-8")
+        if text.lstrip().startswith("{"):
+            try:
+                return cls.from_dict(json.loads(text))
+            except (json.JSONDecodeError, KeyError, TypeError) as exc:
+                raise InvalidTaskRankingError(
+                    f"{path} is not a ranking saved as JSON ({type(exc).__name__}: {exc})."
+                ) from exc
+        try:
+            return cls.from_csv(path)
+        except InvalidTaskRankingError:
+            raise
+        except Exception as exc:  # pandas parser errors, missing columns, bad values
+            raise InvalidTaskRankingError(
+                f"{path} is not a saved ranking ({type(exc).__name__}: {exc}): expected the JSON "
+                "of to_json() / --output-json or the CSV of to_csv() / --output-csv."
+            ) from exc
 
 
 WARNING_COLOUR = "#8a5300"
