@@ -95,8 +95,13 @@ def add_target_options(
     )
 
 
-def add_scoring_options(group: argparse._ArgumentGroup | argparse.ArgumentParser) -> None:
-    """``--pooling``, ``--ranker``, ``--uncertainty``, ``--resamples``, ``--filter``, ``--max-mb``."""
+def add_scoring_options(
+    group: argparse._ArgumentGroup | argparse.ArgumentParser, *, configured_ranker: bool = False
+) -> None:
+    """``--pooling``, ``--ranker``, ``--uncertainty``, ``--resamples``, ``--filter``, ``--max-mb``.
+
+    ``configured_ranker``: ``--ranker`` defaults to ``None`` so that a front end with its own
+    configured default (the magic's ``EsmRankMagics.ranker``) can fill it in."""
     group.add_argument(
         "--pooling",
         choices=POOLINGS,
@@ -106,7 +111,7 @@ def add_scoring_options(group: argparse._ArgumentGroup | argparse.ArgumentParser
     group.add_argument(
         "--ranker",
         choices=list(defaults.RANKER_NAMES),
-        default=defaults.RANKER,
+        default=None if configured_ranker else defaults.RANKER,
         help=f"the score that orders the ESMs (default: {defaults.RANKER}, ESM-LogME minus its "
         "value with shuffled labels, the best ranker on our transfer benchmark; esm-logme: "
         "hf-dataset-selector's score, always kept as a column)",

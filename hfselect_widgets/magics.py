@@ -68,7 +68,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import MagicArgumentParser
 from IPython.display import display
-from traitlets import Bool, Int, TraitError, Unicode, validate
+from traitlets import Bool, Enum, Int, TraitError, Unicode, validate
 from traitlets.config import Configurable
 
 from hfselect_widgets._options import add_scoring_options, add_target_options
@@ -165,7 +165,7 @@ def _build_parser() -> _EsmRankParser:
         "--demo", action="store_true", help="the bundled demo ESM collection (offline)"
     )
     source.add_argument("--hub", action="store_true", help="every Hub ESM for the base model")
-    add_scoring_options(pool)
+    add_scoring_options(pool, configured_ranker=True)
     out = parser.add_argument_group("run and output")
     out.add_argument("--top", type=int, default=None, metavar="K", help="rows to show")
     out.add_argument(
@@ -333,6 +333,11 @@ class EsmRankMagics(Magics, Configurable):
         defaults.SEED, help="Sampling seed (the same seed picks the same rows as hfselect)."
     ).tag(config=True)
     top = Int(defaults.TOP, help="Rows shown in the explorer or table.").tag(config=True)
+    ranker = Enum(
+        list(defaults.RANKER_NAMES),
+        defaults.RANKER,
+        help="The ranker when --ranker is not given ('esm-logme': hf-dataset-selector's score).",
+    ).tag(config=True)
     esm_source = Unicode(
         defaults.POOL,
         help="ESM pool when the call names none: 'demo' (the bundled collection, offline), "
@@ -476,7 +481,7 @@ class EsmRankMagics(Magics, Configurable):
             ),
             model=pick("model") or self.model or None,
             pooling=args.pooling,
-            ranker=args.ranker,
+            ranker=args.ranker or self.ranker,
             uncertainty=args.uncertainty,
             resamples=args.resamples,
             batch_size=batch_size,

@@ -169,6 +169,20 @@ def test_config_changes_the_default_top(shell, magic, files, shown):
     assert len(table) == 1
 
 
+def test_config_ranker_is_the_default_that_ranker_overrides(shell, magic, files):
+    """The magic ranks by the front ends' default ranker; %config EsmRankMagics.ranker sets
+    another for the session (an unknown name is rejected), and --ranker still wins per call."""
+    from hfselect_widgets.engine import defaults
+
+    line = f"{files['csv']} " + _args(files, f"--esm-dir {files['esm_dir']} --no-widget")
+    assert magic.parse(line).ranking.ranker == defaults.RANKER == "logme-permutation"
+    shell.run_line_magic("config", 'EsmRankMagics.ranker = "esm-logme"')
+    assert magic.parse(line).ranking.ranker == "esm-logme"
+    shell.run_line_magic("config", 'EsmRankMagics.ranker = "best"')  # rejected by %config
+    assert magic.ranker == "esm-logme"
+    assert magic.parse(line + " --ranker knn").ranking.ranker == "knn"
+
+
 def test_config_esm_source_and_widget_are_defaults(shell, magic, files, shown):
     """esm_source may name a folder, and widget=False shows a table without --no-widget."""
     shell.run_line_magic("config", f"EsmRankMagics.esm_source = {str(files['esm_dir'])!r}")
