@@ -189,9 +189,8 @@ def _config_fields(frame: pd.DataFrame, ranking: TaskRanking) -> pd.DataFrame:
         for key in ("rank_low", "rank_high", "p_first", "p_top3"):
             frame[key] = [(c.rank_interval or {}).get(key) for c in configs]
     names = list(dict.fromkeys(name for c in configs for name in (c.ranker_scores or {})))
-    ordering = ranking.metadata.get("ranker") or "esm-logme"
     # One ranker's score alone is the Score column again: show them when there are several.
-    if names and names != [ordering]:
+    if names and names != [ranking.ranker]:
         for name in names:
             frame[RANKER_SCORE_COLUMN.format(name)] = [
                 (c.ranker_scores or {}).get(name, float("nan")) for c in configs

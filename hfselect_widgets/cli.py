@@ -440,8 +440,10 @@ def _print_warnings(messages: Sequence[str]) -> None:
 def _print_ranking(ranking, top: int) -> None:
     from hfselect_widgets.engine.scoring.explain import explain_scores, score_decimals
 
-    ranker = ranking.metadata.get("ranker") or "esm-logme"
-    print(f"Top {min(top, len(ranking))} of {len(ranking)} intermediate datasets, by {ranker}:")
+    print(
+        f"Top {min(top, len(ranking))} of {len(ranking)} intermediate datasets, "
+        f"by {ranking.ranker}:"
+    )
     print("\n".join(ranking[:top]._format_lines(decimals=score_decimals(ranking.scores))))
     print()
     print("How to read the scores:")

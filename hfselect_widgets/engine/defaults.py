@@ -64,8 +64,9 @@ mean with the target's labels shuffled. On the pool benchmark (benchmarks/README
 ranker is the default"; 12 targets, 3 seeds, 2026-12-07) it is the only ranker whose Spearman
 with real transfer is clearly above random (+0.43 [0.18, 0.59]), a static order (+0.26
 [0.06, 0.47]) and ESM-LogME (+0.23 [0.07, 0.42]), with no metric clearly worse; on regret@3 no
-ranker is clear of the static order. It costs one LogME fit with extra label columns. hf-dataset-selector's ESM-LogME stays a column of
-every ranking and the default of the hfselect-compatible ``compute_task_ranking``."""
+ranker is clear of the static order. It costs one LogME fit with extra label columns.
+hf-dataset-selector's ESM-LogME stays a column of every ranking and the default of the
+hfselect-compatible ``compute_task_ranking``."""
 RESAMPLES = 100
 """Bootstrap resamples of the target rows for rank intervals: 100, so that a 90 % interval
 leaves 5 draws out on each side and P(rank 1) reads to 0.01. Cheap where the target has more

@@ -27,7 +27,7 @@ source's mean standardised score, or mean transfer, over the *other* targets).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -178,23 +178,30 @@ def _bootstrap_draws(
     """Bootstrap means of every metric, for several score tables on the *same* resamples
     (targets with replacement, then each drawn target's seeds with replacement), so that
     differences between rankers are paired."""
-    rng = np.random.default_rng(seed)
-    seeds_of = {t: _common_seeds(truth[t]) for t in targets}
     draws: list[dict[str, list[float]]] = [{} for _ in tables]
-    for _ in range(num_bootstrap):
-        picked = [targets[i] for i in rng.integers(0, len(targets), len(targets))]
-        resampled = {}
-        for position, target in enumerate(picked):
-            seeds = seeds_of[target]
-            resampled[position] = [seeds[i] for i in rng.integers(0, len(seeds), len(seeds))]
+    for picked in _resamples(truth, targets, num_bootstrap, seed):
         for table, table_draws in zip(tables, draws, strict=True):
-            rows = [
-                _per_target(table, truth, target, resampled[position], ks)
-                for position, target in enumerate(picked)
-            ]
+            rows = [_per_target(table, truth, target, seeds, ks) for target, seeds in picked]
             for name in rows[0]:
                 table_draws.setdefault(name, []).append(float(np.mean([r[name] for r in rows])))
     return draws
+
+
+def _resamples(
+    truth: Truth, targets: Sequence[str], num_bootstrap: int, seed: int
+) -> Iterator[list[tuple[str, list[int]]]]:
+    """The bootstrap's resamples, each a list of ``(target, seeds)``: targets drawn with
+    replacement, then each drawn target's common seeds with replacement. The same ``seed``
+    gives the same resamples, which is what pairs the comparisons."""
+    rng = np.random.default_rng(seed)
+    seeds_of = {t: _common_seeds(truth[t]) for t in targets}
+    for _ in range(num_bootstrap):
+        picked = [targets[i] for i in rng.integers(0, len(targets), len(targets))]
+        resample = []
+        for target in picked:
+            seeds = seeds_of[target]
+            resample.append((target, [seeds[i] for i in rng.integers(0, len(seeds), len(seeds))]))
+        yield resample
 
 
 def _scored_targets(tables: Sequence[Scores], truth: Truth, ks) -> list[str]:
@@ -342,17 +349,9 @@ def compare_random(
         return cache[key]
 
     point = {t: difference(t, None) for t in targets}
-    rng = np.random.default_rng(seed)
-    seeds_of = {t: _common_seeds(truth[t]) for t in targets}
     resampled: dict[str, list[float]] = {}
-    for _ in range(num_bootstrap):  # the same resampling protocol as _bootstrap_draws
-        picked = [targets[i] for i in rng.integers(0, len(targets), len(targets))]
-        rows = []
-        for target in picked:
-            seeds = seeds_of[target]
-            rows.append(
-                difference(target, [seeds[i] for i in rng.integers(0, len(seeds), len(seeds))])
-            )
+    for picked in _resamples(truth, targets, num_bootstrap, seed):
+        rows = [difference(target, seeds) for target, seeds in picked]
         for name in rows[0]:
             resampled.setdefault(name, []).append(float(np.mean([r[name] for r in rows])))
     return {

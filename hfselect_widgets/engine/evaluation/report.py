@@ -93,29 +93,22 @@ class EvaluationReport:
         ]
         for name, ms in self.rankers.items():
             lines.append(f"| {name} | " + " | ".join(cell(ms[m]) for m in TABLE_METRICS) + " |")
-        if self.versus_static:
+        for heading, table in (
+            (f"Paired difference to the static baseline ({STATIC_SCORE}), 95% interval:",
+             self.versus_static),
+            (f"Paired difference to the {RANDOM} baseline (the mean of random orders on the "
+             "same resamples), 95% interval:", self.versus_random),
+        ):  # fmt: skip
+            if not table:
+                continue
             lines += [
                 "",
-                f"Paired difference to the static baseline ({STATIC_SCORE}), 95% interval:",
+                heading,
                 "",
                 "| ranker | Spearman | regret@3 | NDCG@3 |",
                 "|---|---|---|---|",
             ]
-            for name, ms in self.versus_static.items():
-                lines.append(
-                    f"| {name} | {cell(ms['spearman'])} | {cell(ms['regret@3'])} | "
-                    f"{cell(ms['ndcg@3'])} |"
-                )
-        if self.versus_random:
-            lines += [
-                "",
-                f"Paired difference to the {RANDOM} baseline (the mean of random orders on the "
-                "same resamples), 95% interval:",
-                "",
-                "| ranker | Spearman | regret@3 | NDCG@3 |",
-                "|---|---|---|---|",
-            ]
-            for name, ms in self.versus_random.items():
+            for name, ms in table.items():
                 lines.append(
                     f"| {name} | {cell(ms['spearman'])} | {cell(ms['regret@3'])} | "
                     f"{cell(ms['ndcg@3'])} |"

@@ -124,7 +124,7 @@ def score_embeddings_batched(
                     features = x[None] @ weights.transpose(1, 2) + biases[:, None, :]
                     evidences = column_evidences_batch(features, target.y, dtype=dtype)
                 evidences = evidences.cpu().numpy()
-                plain = evidences[:, : target.real_columns].mean(axis=1)
+                plain = target.esm_logme(evidences)
                 values = target.combine(evidences)
                 for (handle, config, _, _), esm_logme, value in zip(
                     loaded, plain.tolist(), values.tolist(), strict=True

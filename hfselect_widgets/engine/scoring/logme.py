@@ -489,10 +489,16 @@ class LogMETarget:
         )
         return evidences, (per_row - evidences) / n
 
+    def esm_logme(self, evidences: np.ndarray) -> np.ndarray:
+        """ESM-LogME from per-column evidences (along the last axis): the mean over the
+        target's own label columns (the first :attr:`real_columns`), whatever else is scored
+        beside them."""
+        return np.mean(evidences[..., : self.real_columns], axis=-1)
+
     def combine(self, evidences: np.ndarray) -> np.ndarray:
         """The score from per-column evidences (along the last axis): their mean. Linear, so
         it also turns :meth:`column_influences`' per-row derivatives into the score's."""
-        return np.mean(evidences, axis=-1)
+        return self.esm_logme(evidences)
 
     def score(self, features: np.ndarray) -> float:
         """The LogME score (mean evidence over label columns) of one feature matrix."""

@@ -101,7 +101,6 @@ class _PermutationTarget(LogMETarget):
         super().__init__(labels, regression)
         rng = np.random.default_rng(seed)
         real = self.y
-        self.real_columns = real.shape[1]
         order = np.arange(len(real)) if row_order is None else np.asarray(row_order)
         shuffled = []
         for _ in range(permutations):
@@ -115,8 +114,7 @@ class _PermutationTarget(LogMETarget):
     def combine(self, evidences: np.ndarray) -> np.ndarray:
         # the real labels' mean evidence minus the shuffled ones'; a resample keeps each row's
         # shuffled labels attached to it: the pair is what is resampled
-        real = evidences[..., : self.real_columns]
-        return np.mean(real, axis=-1) - np.mean(evidences[..., self.real_columns :], axis=-1)
+        return self.esm_logme(evidences) - np.mean(evidences[..., self.real_columns :], axis=-1)
 
 
 def logme_target(
@@ -179,7 +177,7 @@ def make_scorers(
         scores: dict[str, float] = {}
         if permuted is not None:
             evidences = permuted.column_evidences(features)
-            scores[ESM_LOGME] = float(np.mean(evidences[: permuted.real_columns]))
+            scores[ESM_LOGME] = float(permuted.esm_logme(evidences))
             scores[LOGME_PERMUTATION] = float(permuted.combine(evidences))
         for name, scorer in scorers.items():
             scores[name] = float(scorer(features if name in NEEDS_FEATURES else None, config))

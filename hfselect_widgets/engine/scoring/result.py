@@ -173,6 +173,12 @@ class TaskRanking(Sequence):
         """The ESM repo id (Hub) or folder (local) of each row."""
         return [c.repo_id or c.source for c in self.esm_configs]
 
+    @property
+    def ranker(self) -> str:
+        """The ranker that ordered the rows (``metadata["ranker"]``); a ranking that records
+        none (hfselect's, or one loaded from CSV) is ordered by ESM-LogME."""
+        return self.metadata.get("ranker") or "esm-logme"
+
     def top(self, k: int = 10) -> TaskRanking:
         """The first ``k`` rows."""
         return self[:k]
@@ -193,7 +199,7 @@ class TaskRanking(Sequence):
                 return f"{value:.{decimals}f}"
             return round(value, score_rounding) if score_rounding else value
 
-        other_ranker = self.metadata.get("ranker", "esm-logme") != "esm-logme"
+        other_ranker = self.ranker != "esm-logme"
         lines = []
         for rank, config, score in zip(self.ranks, self.esm_configs, self.scores, strict=True):
             line = f"{str(rank) + '.':<5}{config.task_id!s:<50}Score: {shown(score)}"
@@ -250,7 +256,7 @@ class TaskRanking(Sequence):
         # another ranker ordered the rows: hf-dataset-selector's score in a column beside it
         plain = (
             [(c.ranker_scores or {}).get("esm-logme") for c in self.esm_configs[:max_rows]]
-            if self.metadata.get("ranker", "esm-logme") != "esm-logme"
+            if self.ranker != "esm-logme"
             else []
         )
         show_plain = any(v is not None for v in plain)
@@ -336,7 +342,7 @@ class TaskRanking(Sequence):
         if with_repo_id:
             data[REPO_ID_COLUMN] = self.repo_ids
         data[SCORE_COLUMN] = list(self.scores)
-        if self.metadata.get("ranker", "esm-logme") != "esm-logme":
+        if self.ranker != "esm-logme":
             # Another ranker ordered the rows: every ranker's score beside it, ESM-LogME (the
             # hf-dataset-selector score) always among them.
             names = dict.fromkeys(n for c in self.esm_configs for n in c.ranker_scores)
