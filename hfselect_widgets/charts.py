@@ -465,16 +465,16 @@ def _chance_domain(frame: pd.DataFrame) -> list[float] | None:
 
 
 def _spread_subtitle(
-    top: pd.DataFrame, domain: list[float] | None, baseline: float | None = None
+    top: pd.DataFrame, domain: list[float] | None, zero_is_chance: bool = False
 ) -> list[str]:
     scores = top["score"].dropna()
     if len(scores) < 2 or domain is None:
         return []
     spread = float(scores.max() - scores.min())
-    if baseline == 0.0:
+    if zero_is_chance:
         start = "bars start at 0 (no better than shuffled labels)"
     else:
-        start = f"bars start at {domain[0]:g}, not at 0"
+        start = f"bars start at {domain[0]:g}" + (", not at 0" if domain[0] else "")
     lines = [f"the {len(scores)} scores shown span {spread:.2g}; {start}"]
     if spread < TINY_SPREAD:
         lines.append("a spread this small can change with another sample of the target rows")
@@ -495,13 +495,11 @@ def _top_scores(
     ranker: str | None = None,
 ) -> tuple[alt.Chart, pd.DataFrame, list[tuple[str, str, str | None]]]:
     top = _top_labels(frame, k)
-    if ranker in ZERO_IS_CHANCE:
-        domain, baseline = _chance_domain(top), 0.0
-    else:
-        # Bars start at the baseline of the axis, not at zero (see _score_domain).
-        domain = _score_domain(top)
-        baseline = domain[0] if domain else None
-    top["baseline"] = baseline or 0.0
+    zero_is_chance = ranker in ZERO_IS_CHANCE
+    # Bars start at chance (0) for such a ranker, else at the baseline of the axis, not at
+    # zero (see _score_domain).
+    domain = _chance_domain(top) if zero_is_chance else _score_domain(top)
+    top["baseline"] = domain[0] if domain and not zero_is_chance else 0.0
     fields = _tooltip_fields(frame)
     top = _with_tooltips(top, fields)
     columns = ["rank", "task_id", "label", "score", "baseline", "rank_low", "rank_high"]
@@ -526,7 +524,7 @@ def _top_scores(
         .properties(
             title=alt.Title(
                 f"Top {len(top)} of {len(frame):,} intermediate datasets",
-                subtitle=_spread_subtitle(top, domain, baseline),
+                subtitle=_spread_subtitle(top, domain, zero_is_chance),
             ),
             width=CHART_WIDTH,
             height=max(BAR_HEIGHT * len(top), BAR_HEIGHT),

@@ -585,6 +585,19 @@ def test_permutation_scores_are_drawn_from_zero_the_chance_level():
     assert "bars start at 0 (no better than shuffled labels)" in " ".join(spec["title"]["subtitle"])
 
 
+def test_only_a_chance_zero_is_called_chance_in_the_subtitle():
+    """kNN accuracies whose rounded baseline happens to be 0 start there, but the subtitle
+    must not call 0 "no better than shuffled labels": only the permutation control's zero
+    means that (it once did, because the subtitle guessed from the baseline's value)."""
+    ranking = make_rich_ranking(ranker="knn")
+    ranking.scores = [0.35, 0.3, 0.25, 0.2]
+    spec = charts.top_scores_chart(ranking, k=4).to_dict()
+    assert spec["encoding"]["x"]["scale"]["domain"][0] == 0.0
+    subtitle = " ".join(spec["title"]["subtitle"])
+    assert "shuffled labels" not in subtitle and "bars start at 0" in subtitle
+    assert "not at 0" not in subtitle  # it once read "bars start at 0, not at 0"
+
+
 def test_a_wide_spread_gets_no_tiny_spread_note():
     ranking = make_ranking(12)  # scores -1.0 ... -0.45
     subtitle = " ".join(charts.top_scores_chart(ranking, k=12).to_dict()["title"]["subtitle"])
